@@ -1,0 +1,703 @@
+//! The command line, the environment variables, and the name rinit was called under, turned
+//! into one [`Settings`] value. Options stop at the first word that is not one (no permutation),
+//! except under tini's names, where they are permuted as tini's getopt does unless
+//! POSIXLY_CORRECT is set.
+
+use crate::error::{self, Error};
+use crate::settings::{Forward, Personality, Session, Settings, Subreaper};
+use crate::signals;
+use std::ffi::OsString;
+use std::time::Duration;
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Invocation {
+    Run(Settings),
+    /// Help, version or license text for stdout; rinit exits 0.
+    Print(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opt {
+    Help,
+    Version,
+    License,
+    Subreaper,
+    ParentDeath,
+    Verbose,
+    WarnOnReap,
+    Group,
+    SingleChild,
+    RemapExit,
+    Rewrite,
+    Pause,
+    Grace,
+}
+
+/// (short, long, option, takes a value)
+const OPTIONS: [(Option<char>, &str, Opt, bool); 15] = [
+    (Some('h'), "help", Opt::Help, false),
+    (Some('V'), "version", Opt::Version, false),
+    (Some('l'), "license", Opt::License, false),
+    (Some('L'), "license", Opt::License, false),
+    (Some('s'), "subreaper", Opt::Subreaper, false),
+    (Some('p'), "pdeathsig", Opt::ParentDeath, true),
+    (Some('v'), "verbose", Opt::Verbose, false),
+    (Some('w'), "warn-on-reap", Opt::WarnOnReap, false),
+    (Some('g'), "group", Opt::Group, false),
+    (Some('c'), "single-child", Opt::SingleChild, false),
+    (Some('e'), "remap-exit", Opt::RemapExit, true),
+    (Some('r'), "rewrite", Opt::Rewrite, true),
+    (Some('P'), "pause", Opt::Pause, false),
+    (None, "grace", Opt::Grace, true),
+    (None, "kill-process-group", Opt::Group, false),
+];
+
+const HELP: &str = "\
+Usage: rinit [OPTIONS] [--] COMMAND [ARG...]
+       rinit -P
+
+A minimal init for containers: runs COMMAND as its child, forwards signals to it,
+reaps every zombie, and exits with COMMAND's status.
+
+Options (each also read from the environment variable shown):
+  -c, --single-child      forward signals to the child only, not its process group
+                          [RINIT_SINGLE_CHILD=1]
+  -g, --group             forward signals to the child's process group (default)
+                          [RINIT_GROUP=1]
+  -r, --rewrite S:R       forward signal S as R; R=0 drops S; repeatable; names or
+                          numbers, e.g. TERM:QUIT or SIGRTMIN+1:USR1 [RINIT_REWRITE=S:R,...]
+      --grace DURATION    after SIGTERM/SIGINT, or once the child exits, give every process
+                          left this long before SIGKILL: 500ms, 5s, 1m or seconds;
+                          0 exits at once (default 5s) [RINIT_GRACE]
+  -s, --subreaper         register as child subreaper when not PID 1, or fail
+                          [RINIT_SUBREAPER=1]
+  -p, --pdeathsig SIGNAL  receive SIGNAL when rinit's parent dies [RINIT_PDEATHSIG]
+  -e, --remap-exit CODE   report exit code CODE (0-255) as 0; repeatable
+                          [RINIT_REMAP_EXIT=CODE,...]
+  -w, --warn-on-reap      log every reaped process that is not the child
+                          [RINIT_WARN_ON_REAP=1]
+  -P, --pause             run no command: reap, and exit 0 on SIGTERM/SIGINT [RINIT_PAUSE=1]
+  -v, --verbose           log signals, reaps and shutdown steps to stderr; repeat for
+                          more [RINIT_VERBOSE=N]
+  -V, --version           print the version
+  -l, -L, --license       print the license
+  -h, --help              print this help
+
+Exit status: COMMAND's, or 128+N if it was killed by signal N; 126 if COMMAND cannot be
+executed, 127 if it is not found, 2 for a usage error, 1 if rinit cannot start it.
+Called as tini, docker-init, dumb-init or catatonit, rinit takes that program's defaults.
+";
+
+fn version_text() -> String {
+    format!(
+        "rinit version {} - git.{}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("RINIT_GIT_HASH")
+    )
+}
+
+/// Parses `args` (argv, program name first) and the environment seen through `env`.
+pub fn parse<A, E>(args: A, env: E) -> Result<Invocation, Error>
+where
+    A: IntoIterator<Item = OsString>,
+    E: Fn(&str) -> Option<OsString>,
+{
+    let mut args = args.into_iter();
+    let program = args.next().unwrap_or_default();
+    let personality = Personality::from_program_name(&program.to_string_lossy());
+    let code = match personality {
+        Personality::Rinit => error::USAGE,
+        _ => 1, // tini, dumb-init and catatonit all exit 1 on a bad command line
+    };
+    let mut parser = Parser {
+        settings: Settings::defaults(personality),
+        code,
+    };
+    parser.apply_environment(&env)?;
+    let permute = personality == Personality::Tini && env("POSIXLY_CORRECT").is_none();
+    if let Some(text) = parser.apply_arguments(args.collect(), permute)? {
+        return Ok(Invocation::Print(text));
+    }
+    parser.finish()?;
+    Ok(Invocation::Run(parser.settings))
+}
+
+struct Parser {
+    settings: Settings,
+    code: u8,
+}
+
+impl Parser {
+    fn usage(&self, message: String) -> Error {
+        Error::usage(message, self.code)
+    }
+
+    fn apply_environment<E: Fn(&str) -> Option<OsString>>(&mut self, env: &E) -> Result<(), Error> {
+        let code = self.code;
+        let text = |name: &str| -> Result<Option<String>, Error> {
+            match env(name) {
+                None => Ok(None),
+                Some(value) if value.is_empty() => Ok(None),
+                Some(value) => value.into_string().map(Some).map_err(|_| {
+                    Error::usage(
+                        format!("environment variable {name} is not valid UTF-8"),
+                        code,
+                    )
+                }),
+            }
+        };
+        let flag = |name: &str| -> Result<bool, Error> {
+            let Some(value) = text(name)? else {
+                return Ok(false);
+            };
+            match value.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(Error::usage(
+                    format!("{name}={value}: expected 1 or 0"),
+                    code,
+                )),
+            }
+        };
+
+        // The peers' own variables first, so rinit's win over them.
+        if env("TINI_SUBREAPER").is_some() {
+            self.settings.subreaper = Subreaper::Required;
+        }
+        if env("TINI_KILL_PROCESS_GROUP").is_some() {
+            self.settings.forward = Forward::Group;
+        }
+        if let Some(value) = text("TINI_VERBOSITY")? {
+            self.settings.verbosity = value.parse().map_err(|_| {
+                self.usage(format!("TINI_VERBOSITY={value}: expected a number 0-255"))
+            })?;
+        }
+        if text("DUMB_INIT_SETSID")?.as_deref() == Some("0") {
+            self.single_child();
+        }
+        if text("DUMB_INIT_DEBUG")?.as_deref() == Some("1") {
+            self.settings.verbosity = 3;
+        }
+
+        if let Some(value) = text("RINIT_VERBOSE")? {
+            let count: u8 = value
+                .parse()
+                .map_err(|_| self.usage(format!("RINIT_VERBOSE={value}: expected a number 0-3")))?;
+            self.settings.verbosity = count.saturating_add(1);
+        }
+        if flag("RINIT_SUBREAPER")? {
+            self.settings.subreaper = Subreaper::Required;
+        }
+        if flag("RINIT_GROUP")? {
+            self.settings.forward = Forward::Group;
+        }
+        if flag("RINIT_SINGLE_CHILD")? {
+            self.single_child();
+        }
+        if flag("RINIT_WARN_ON_REAP")? {
+            self.settings.warn_on_reap = true;
+        }
+        if flag("RINIT_PAUSE")? {
+            self.settings.pause = true;
+        }
+        if let Some(value) = text("RINIT_PDEATHSIG")? {
+            self.settings.parent_death_signal = Some(self.signal("RINIT_PDEATHSIG", &value)?);
+        }
+        if let Some(value) = text("RINIT_GRACE")? {
+            self.settings.grace = self.duration("RINIT_GRACE", &value)?;
+        }
+        if let Some(value) = text("RINIT_REMAP_EXIT")? {
+            for item in list(&value) {
+                let code = self.exit_code("RINIT_REMAP_EXIT", item)?;
+                self.settings.remap_exit.push(code);
+            }
+        }
+        if let Some(value) = text("RINIT_REWRITE")? {
+            for item in list(&value) {
+                let pair = self.rewrite("RINIT_REWRITE", item)?;
+                self.settings.rewrite.push(pair);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the options; returns text to print for help, version and license.
+    fn apply_arguments(
+        &mut self,
+        args: Vec<OsString>,
+        permute: bool,
+    ) -> Result<Option<String>, Error> {
+        let mut verbose = 0u8;
+        let mut remap_from_flags = Vec::new();
+        let mut rewrite_from_flags = Vec::new();
+        let mut command = Vec::new();
+        let mut words = args.into_iter();
+        while let Some(word) = words.next() {
+            let text = word.to_str().unwrap_or("");
+            if text == "--" {
+                command.extend(words.by_ref());
+                break;
+            }
+            if !text.starts_with('-') || text == "-" {
+                command.push(word);
+                if permute {
+                    continue;
+                }
+                command.extend(words.by_ref());
+                break;
+            }
+            for (opt, inline) in self.split_option(text)? {
+                let (_, long, _, takes_value) = OPTIONS
+                    .iter()
+                    .find(|(_, _, o, _)| *o == opt)
+                    .copied()
+                    .unwrap_or((None, "", opt, false));
+                let value = match (takes_value, inline) {
+                    (false, _) => String::new(),
+                    (true, Some(value)) => value,
+                    (true, None) => match words.next().map(OsString::into_string) {
+                        Some(Ok(value)) => value,
+                        Some(Err(_)) => {
+                            return Err(self.usage(format!("--{long}: value is not valid UTF-8")))
+                        }
+                        None => return Err(self.usage(format!("--{long} needs a value"))),
+                    },
+                };
+                let name = format!("--{long}");
+                match opt {
+                    Opt::Help => return Ok(Some(HELP.to_string())),
+                    Opt::Version => return Ok(Some(version_text())),
+                    Opt::License => return Ok(Some(LICENSE.to_string())),
+                    Opt::Subreaper => self.settings.subreaper = Subreaper::Required,
+                    Opt::ParentDeath => {
+                        self.settings.parent_death_signal = Some(self.signal(&name, &value)?)
+                    }
+                    Opt::Verbose => verbose = verbose.saturating_add(1),
+                    Opt::WarnOnReap => self.settings.warn_on_reap = true,
+                    Opt::Group => self.settings.forward = Forward::Group,
+                    Opt::SingleChild => self.single_child(),
+                    Opt::RemapExit => remap_from_flags.push(self.exit_code(&name, &value)?),
+                    Opt::Rewrite => rewrite_from_flags.push(self.rewrite(&name, &value)?),
+                    Opt::Pause => self.settings.pause = true,
+                    Opt::Grace => self.settings.grace = self.duration(&name, &value)?,
+                }
+            }
+        }
+        // A flag wins over its environment variable.
+        if verbose > 0 {
+            self.settings.verbosity = verbose.saturating_add(1);
+        }
+        if !remap_from_flags.is_empty() {
+            self.settings.remap_exit = remap_from_flags;
+        }
+        if !rewrite_from_flags.is_empty() {
+            self.settings.rewrite = rewrite_from_flags;
+        }
+        self.settings.command = command;
+        Ok(None)
+    }
+
+    /// `--name`, `--name=value`, or a cluster of short options like `-vvs` or `-e143`.
+    fn split_option(&self, text: &str) -> Result<Vec<(Opt, Option<String>)>, Error> {
+        if let Some(long) = text.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_string())),
+                None => (long, None),
+            };
+            let Some((_, _, opt, takes_value)) = OPTIONS.iter().find(|o| o.1 == name) else {
+                return Err(self.usage(format!("unknown option --{name}")));
+            };
+            if inline.is_some() && !takes_value {
+                return Err(self.usage(format!("--{name} takes no value")));
+            }
+            return Ok(vec![(*opt, inline)]);
+        }
+        let mut found = Vec::new();
+        let cluster = &text[1..];
+        for (at, letter) in cluster.char_indices() {
+            let Some((_, _, opt, takes_value)) = OPTIONS.iter().find(|o| o.0 == Some(letter))
+            else {
+                return Err(self.usage(format!("unknown option -{letter}")));
+            };
+            if *takes_value {
+                let rest = &cluster[at + letter.len_utf8()..];
+                found.push((*opt, (!rest.is_empty()).then(|| rest.to_string())));
+                break;
+            }
+            found.push((*opt, None));
+        }
+        Ok(found)
+    }
+
+    fn single_child(&mut self) {
+        self.settings.forward = Forward::Child;
+        if self.settings.personality == Personality::DumbInit {
+            // dumb-init -c leaves the child in its own group and session.
+            self.settings.session = Session::Inherit;
+            self.settings.term_group_on_exit = false;
+        }
+    }
+
+    fn signal(&self, source: &str, value: &str) -> Result<i32, Error> {
+        signals::parse(value).ok_or_else(|| {
+            self.usage(format!(
+                "{source}: '{value}' is not a signal (use a name like TERM or SIGRTMIN+1, or a number 1-{})",
+                signals::max()
+            ))
+        })
+    }
+
+    fn exit_code(&self, source: &str, value: &str) -> Result<u8, Error> {
+        value
+            .parse()
+            .map_err(|_| self.usage(format!("{source}: '{value}' is not an exit code 0-255")))
+    }
+
+    fn rewrite(&self, source: &str, value: &str) -> Result<(i32, i32), Error> {
+        let Some((from, to)) = value.split_once(':') else {
+            return Err(self.usage(format!(
+                "{source}: '{value}' is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop)"
+            )));
+        };
+        let from = self.signal(source, from)?;
+        if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&from) {
+            return Err(self.usage(format!(
+                "{source}: {} never reaches rinit's forwarding, so it cannot be rewritten",
+                signals::name(from)
+            )));
+        }
+        let to = if to == "0" {
+            0
+        } else {
+            self.signal(source, to)?
+        };
+        Ok((from, to))
+    }
+
+    fn duration(&self, source: &str, value: &str) -> Result<Duration, Error> {
+        parse_duration(value).ok_or_else(|| {
+            self.usage(format!(
+                "{source}: '{value}' is not a duration (use e.g. 500ms, 5s, 1m, or seconds)"
+            ))
+        })
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        let settings = &mut self.settings;
+        if settings.pause && !settings.command.is_empty() {
+            return Err(self.usage("--pause runs no command; remove the command".to_string()));
+        }
+        if !settings.pause && settings.command.is_empty() {
+            return Err(
+                self.usage("no command given: rinit [OPTIONS] [--] COMMAND [ARG...]".into())
+            );
+        }
+        if settings.personality == Personality::DumbInit && settings.session == Session::NewSession
+        {
+            // A new session's group is orphaned: the kernel drops SIGTSTP/SIGTTIN/SIGTTOU sent
+            // to it, so they are forwarded as SIGSTOP unless the user rewrote them.
+            for tty_signal in [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+                if !settings.rewrite.iter().any(|(from, _)| *from == tty_signal) {
+                    settings.rewrite.insert(0, (tty_signal, libc::SIGSTOP));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|item| !item.is_empty())
+}
+
+/// `500ms`, `5s`, `1.5s`, `2m`, or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let seconds = number.parse::<f64>().ok()? * scale;
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+const LICENSE: &str = include_str!("../LICENSE");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse_with(args: &[&str], vars: &[(&str, &str)]) -> Result<Invocation, Error> {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        parse(args.iter().map(OsString::from), |name| {
+            vars.get(name).cloned()
+        })
+    }
+
+    fn settings(args: &[&str], vars: &[(&str, &str)]) -> Settings {
+        match parse_with(args, vars) {
+            Ok(Invocation::Run(settings)) => settings,
+            other => panic!("expected settings for {args:?}, got {other:?}"),
+        }
+    }
+
+    fn usage_error(args: &[&str], vars: &[(&str, &str)]) -> (String, u8) {
+        match parse_with(args, vars) {
+            Err(Error::Usage { message, code }) => (message, code),
+            other => panic!("expected a usage error for {args:?}, got {other:?}"),
+        }
+    }
+
+    fn command(s: &Settings) -> Vec<String> {
+        s.command
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn options_stop_at_the_first_command_word() {
+        let s = settings(&["rinit", "-v", "sh", "-c", "echo -v"], &[]);
+        assert_eq!(command(&s), ["sh", "-c", "echo -v"]);
+        assert_eq!(s.verbosity, 2);
+        let s = settings(&["rinit", "--", "-weird-name"], &[]);
+        assert_eq!(command(&s), ["-weird-name"]);
+    }
+
+    #[test]
+    fn rinit_defaults() {
+        let s = settings(&["/usr/bin/rinit", "true"], &[]);
+        assert_eq!(s.personality, Personality::Rinit);
+        assert_eq!(s.forward, Forward::Group);
+        assert_eq!(s.session, Session::OwnGroup);
+        assert_eq!(s.subreaper, Subreaper::Try);
+        assert_eq!(s.grace, crate::settings::DEFAULT_GRACE);
+        assert_eq!(s.verbosity, 1);
+    }
+
+    #[test]
+    fn clustered_and_attached_values() {
+        let s = settings(
+            &["rinit", "-vvsw", "-e143", "-e", "130", "-pKILL", "x"],
+            &[],
+        );
+        assert_eq!(s.verbosity, 3);
+        assert_eq!(s.subreaper, Subreaper::Required);
+        assert!(s.warn_on_reap);
+        assert_eq!(s.remap_exit, [143, 130]);
+        assert_eq!(s.parent_death_signal, Some(libc::SIGKILL));
+        let s = settings(
+            &["rinit", "--grace=250ms", "--rewrite", "TERM:QUIT", "x"],
+            &[],
+        );
+        assert_eq!(s.grace, Duration::from_millis(250));
+        assert_eq!(s.rewrite, [(libc::SIGTERM, libc::SIGQUIT)]);
+    }
+
+    #[test]
+    fn rewrites_take_names_numbers_realtime_and_zero() {
+        let s = settings(
+            &[
+                "rinit",
+                "-r",
+                "15:3",
+                "-r",
+                "SIGHUP:0",
+                "-r",
+                "RTMIN+1:USR1",
+                "x",
+            ],
+            &[],
+        );
+        assert_eq!(s.rewritten(libc::SIGTERM), libc::SIGQUIT);
+        assert_eq!(s.rewritten(libc::SIGHUP), 0);
+        assert_eq!(s.rewritten(libc::SIGRTMIN() + 1), libc::SIGUSR1);
+        assert_eq!(s.rewritten(libc::SIGINT), libc::SIGINT);
+    }
+
+    #[test]
+    fn bad_values_are_clear_usage_errors() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["rinit"], "no command given"),
+            (&["rinit", "-x", "true"], "unknown option -x"),
+            (
+                &["rinit", "--frobnicate", "true"],
+                "unknown option --frobnicate",
+            ),
+            (&["rinit", "-e", "256", "true"], "'256' is not an exit code"),
+            (&["rinit", "-e"], "needs a value"),
+            (
+                &["rinit", "-p", "TERMINATE", "true"],
+                "'TERMINATE' is not a signal",
+            ),
+            (&["rinit", "-r", "TERM", "true"], "not SIGNAL:SIGNAL"),
+            (&["rinit", "-r", "KILL:TERM", "true"], "cannot be rewritten"),
+            (&["rinit", "-r", "TERM:99", "true"], "'99' is not a signal"),
+            (
+                &["rinit", "--grace", "soon", "true"],
+                "'soon' is not a duration",
+            ),
+            (&["rinit", "-P", "true"], "--pause runs no command"),
+            (&["rinit", "--pause=1"], "takes no value"),
+        ];
+        for (args, expected) in cases {
+            let (message, code) = usage_error(args, &[]);
+            assert!(message.contains(expected), "{args:?}: {message}");
+            assert_eq!(code, error::USAGE);
+        }
+    }
+
+    #[test]
+    fn environment_variables_and_flags_win() {
+        let s = settings(
+            &["rinit", "x"],
+            &[
+                ("RINIT_VERBOSE", "2"),
+                ("RINIT_SINGLE_CHILD", "1"),
+                ("RINIT_GRACE", "2s"),
+                ("RINIT_REMAP_EXIT", "143,130"),
+                ("RINIT_REWRITE", "TERM:QUIT HUP:0"),
+                ("RINIT_PDEATHSIG", "SIGUSR1"),
+                ("RINIT_PAUSE", "0"),
+            ],
+        );
+        assert_eq!(s.verbosity, 3);
+        assert_eq!(s.forward, Forward::Child);
+        assert_eq!(s.grace, Duration::from_secs(2));
+        assert_eq!(s.remap_exit, [143, 130]);
+        assert_eq!(s.rewrite.len(), 2);
+        assert_eq!(s.parent_death_signal, Some(libc::SIGUSR1));
+        assert!(!s.pause);
+        let s = settings(
+            &["rinit", "-v", "-g", "-e", "1", "--grace", "0", "x"],
+            &[
+                ("RINIT_VERBOSE", "3"),
+                ("RINIT_SINGLE_CHILD", "1"),
+                ("RINIT_REMAP_EXIT", "143"),
+                ("RINIT_GRACE", "9s"),
+            ],
+        );
+        assert_eq!(s.verbosity, 2);
+        assert_eq!(s.forward, Forward::Group);
+        assert_eq!(s.remap_exit, [1]);
+        assert_eq!(s.grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn invalid_environment_values_are_errors() {
+        for (name, value, expected) in [
+            ("RINIT_VERBOSE", "lots", "RINIT_VERBOSE=lots"),
+            ("RINIT_PAUSE", "maybe", "RINIT_PAUSE=maybe: expected 1 or 0"),
+            ("RINIT_GRACE", "-1s", "'-1s' is not a duration"),
+            ("RINIT_REWRITE", "TERM", "not SIGNAL:SIGNAL"),
+            ("RINIT_PDEATHSIG", "0", "is not a signal"),
+            ("TINI_VERBOSITY", "x", "TINI_VERBOSITY=x"),
+        ] {
+            let (message, _) = usage_error(&["rinit", "true"], &[(name, value)]);
+            assert!(message.contains(expected), "{name}={value}: {message}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "s", "ms", "-1", "1h", "1e3", "five"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn help_version_and_license_print() {
+        for (flag, expected) in [
+            ("--help", "Usage: rinit"),
+            ("-h", "Usage: rinit"),
+            ("--version", "rinit version "),
+            ("-V", " - git."),
+            ("-l", "MIT License"),
+            ("-L", "MIT License"),
+        ] {
+            match parse_with(&["rinit", flag], &[]) {
+                Ok(Invocation::Print(text)) => assert!(text.contains(expected), "{flag}"),
+                other => panic!("{flag}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn tini_personality() {
+        let s = settings(&["docker-init", "--", "x"], &[]);
+        assert_eq!(s.personality, Personality::Tini);
+        assert_eq!(s.forward, Forward::Child);
+        assert_eq!(s.subreaper, Subreaper::Off);
+        assert_eq!(s.grace, Duration::ZERO);
+        // tini's getopt permutes: options after the command are still tini's.
+        let s = settings(&["tini", "sh", "-s", "x"], &[]);
+        assert_eq!(command(&s), ["sh", "x"]);
+        assert_eq!(s.subreaper, Subreaper::Required);
+        let s = settings(&["tini", "sh", "-s", "x"], &[("POSIXLY_CORRECT", "1")]);
+        assert_eq!(command(&s), ["sh", "-s", "x"]);
+        let s = settings(
+            &["tini", "x"],
+            &[
+                ("TINI_SUBREAPER", ""),
+                ("TINI_KILL_PROCESS_GROUP", "1"),
+                ("TINI_VERBOSITY", "3"),
+            ],
+        );
+        assert_eq!(s.subreaper, Subreaper::Required);
+        assert_eq!(s.forward, Forward::Group);
+        assert_eq!(s.verbosity, 3);
+        let (_, code) = usage_error(&["tini"], &[]);
+        assert_eq!(code, 1);
+    }
+
+    #[test]
+    fn dumb_init_personality() {
+        let s = settings(&["dumb-init", "x"], &[]);
+        assert_eq!(s.session, Session::NewSession);
+        assert_eq!(s.forward, Forward::Group);
+        assert_eq!(s.rewritten(libc::SIGTSTP), libc::SIGSTOP);
+        assert_eq!(s.exec_failure_code, Some(2));
+        let s = settings(&["dumb-init", "-r", "TSTP:USR1", "x"], &[]);
+        assert_eq!(s.rewritten(libc::SIGTSTP), libc::SIGUSR1);
+        assert_eq!(s.rewritten(libc::SIGTTIN), libc::SIGSTOP);
+        for s in [
+            settings(&["dumb-init", "-c", "x"], &[]),
+            settings(&["dumb-init", "x"], &[("DUMB_INIT_SETSID", "0")]),
+        ] {
+            assert_eq!(s.session, Session::Inherit);
+            assert_eq!(s.forward, Forward::Child);
+            assert_eq!(s.rewritten(libc::SIGTSTP), libc::SIGTSTP);
+        }
+        let s = settings(&["dumb-init", "x"], &[("DUMB_INIT_DEBUG", "1")]);
+        assert_eq!(s.verbosity, 3);
+    }
+
+    #[test]
+    fn catatonit_personality() {
+        let s = settings(&["catatonit", "-P"], &[]);
+        assert!(s.pause);
+        assert_eq!(s.forward, Forward::Child);
+        assert_eq!(s.exec_failure_code, Some(1));
+        let s = settings(&["catatonit", "-g", "x"], &[]);
+        assert_eq!(s.forward, Forward::Group);
+    }
+}

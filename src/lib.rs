@@ -1,0 +1,40 @@
+//! rinit: a minimal PID-1 init for containers. It runs one command in its own process group,
+//! forwards every signal it gets to it, reaps every zombie, gives the processes left a grace
+//! period to finish, and exits with the command's status.
+//!
+//! The life of an init, one module per step: [`cli`] reads the command line, environment and
+//! program name into [`settings::Settings`]; [`signals`] blocks signals and owns the signal
+//! table; [`reap`] registers as subreaper and collects exits; [`spawn`] starts the command;
+//! [`supervise`] runs the signal loop; [`shutdown`] ends what is left.
+
+pub mod cli;
+pub mod error;
+pub mod log;
+pub mod reap;
+pub mod settings;
+pub mod shutdown;
+pub mod signals;
+pub mod spawn;
+pub mod supervise;
+
+use error::Error;
+use settings::Settings;
+
+/// Runs the command as `settings` say and returns rinit's exit code. Errors are reported on
+/// stderr here, as one line each.
+pub fn run(settings: &Settings) -> u8 {
+    supervise(settings).unwrap_or_else(|error| log::fail(&error))
+}
+
+fn supervise(settings: &Settings) -> Result<u8, Error> {
+    let inherited = signals::take_over()?;
+    if let Some(signal) = settings.parent_death_signal {
+        signals::on_parent_death(signal)?;
+    }
+    reap::become_subreaper(settings)?;
+    let child = match settings.pause {
+        true => None,
+        false => Some(spawn::spawn(settings, &inherited)?),
+    };
+    Ok(supervise::Supervisor::new(settings, child).run())
+}

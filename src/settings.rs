@@ -1,0 +1,171 @@
+//! What rinit was asked to do: one plain value built once by `cli` and passed down, and the
+//! defaults of each name rinit answers to.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+/// The peer whose defaults apply, chosen by the name rinit was called under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Personality {
+    Rinit,
+    /// `tini` and `docker-init`.
+    Tini,
+    DumbInit,
+    Catatonit,
+}
+
+impl Personality {
+    /// The personality for `argv[0]`'s basename; any unknown name is rinit's own.
+    pub fn from_program_name(program: &str) -> Self {
+        match program.rsplit('/').next().unwrap_or(program) {
+            "tini" | "tini-static" | "docker-init" => Personality::Tini,
+            "dumb-init" => Personality::DumbInit,
+            "catatonit" => Personality::Catatonit,
+            _ => Personality::Rinit,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Personality::Rinit => "rinit",
+            Personality::Tini => "tini",
+            Personality::DumbInit => "dumb-init",
+            Personality::Catatonit => "catatonit",
+        }
+    }
+}
+
+/// Who receives forwarded signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// The child's whole process group (`kill(-pgid)`), so a shell's workers hear it too.
+    Group,
+    /// Only the direct child.
+    Child,
+}
+
+/// Where the child is placed before exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// Its own process group, foreground on the terminal (rinit, tini, catatonit).
+    OwnGroup,
+    /// A new session with the terminal as controlling tty (dumb-init).
+    NewSession,
+    /// rinit's own group and session, untouched (dumb-init `-c`).
+    Inherit,
+}
+
+/// Whether rinit registers as child subreaper when it is not PID 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subreaper {
+    /// Do not register; tini warns that zombies will not be reaped.
+    Off,
+    /// Register, and carry on with a warning if the kernel refuses.
+    Try,
+    /// Register or fail (`-s`).
+    Required,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub personality: Personality,
+    /// The command and its arguments; empty in pause mode.
+    pub command: Vec<OsString>,
+    pub pause: bool,
+    pub forward: Forward,
+    pub session: Session,
+    pub subreaper: Subreaper,
+    /// Signal rinit gets when its parent dies (PR_SET_PDEATHSIG).
+    pub parent_death_signal: Option<i32>,
+    /// 0 errors only, 1 warnings, 2 signals, reaps and shutdown steps, 3 debug.
+    pub verbosity: u8,
+    pub warn_on_reap: bool,
+    /// Exit codes reported as 0, after the 128+N step.
+    pub remap_exit: Vec<u8>,
+    /// `(received, forwarded)`; forwarded 0 drops the signal.
+    pub rewrite: Vec<(i32, i32)>,
+    /// How long processes get between SIGTERM and SIGKILL; zero exits at once.
+    pub grace: Duration,
+    /// dumb-init: after forwarding SIGTSTP/SIGTTIN/SIGTTOU, stop rinit itself.
+    pub stop_with_child: bool,
+    /// dumb-init: SIGTERM the child's group when the child exits.
+    pub term_group_on_exit: bool,
+    /// Exit code when exec fails for a reason other than not-found (126) or not-executable
+    /// (127) under rinit and tini; dumb-init uses 2 for all of them, catatonit 1.
+    pub exec_failure_code: Option<u8>,
+}
+
+/// rinit's shutdown grace: half of docker's 10 s stop timeout, so rinit's own SIGKILL and the
+/// reaping after it finish before docker's.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+impl Settings {
+    /// The defaults of a personality, before options and environment.
+    pub fn defaults(personality: Personality) -> Self {
+        let mut settings = Settings {
+            personality,
+            command: Vec::new(),
+            pause: false,
+            forward: Forward::Group,
+            session: Session::OwnGroup,
+            subreaper: Subreaper::Try,
+            parent_death_signal: None,
+            verbosity: 1,
+            warn_on_reap: false,
+            remap_exit: Vec::new(),
+            rewrite: Vec::new(),
+            grace: DEFAULT_GRACE,
+            stop_with_child: false,
+            term_group_on_exit: false,
+            exec_failure_code: None,
+        };
+        match personality {
+            Personality::Rinit => {}
+            Personality::Tini => {
+                settings.forward = Forward::Child;
+                settings.subreaper = Subreaper::Off;
+                settings.grace = Duration::ZERO;
+            }
+            Personality::DumbInit => {
+                settings.session = Session::NewSession;
+                settings.subreaper = Subreaper::Off;
+                settings.grace = Duration::ZERO;
+                settings.stop_with_child = true;
+                settings.term_group_on_exit = true;
+                settings.exec_failure_code = Some(2);
+            }
+            Personality::Catatonit => {
+                settings.forward = Forward::Child;
+                settings.grace = Duration::ZERO;
+                settings.exec_failure_code = Some(1);
+            }
+        }
+        settings
+    }
+
+    /// Where forwarded signals go for a child with this pid: the pid or its group.
+    pub fn target(&self, child: i32) -> i32 {
+        match (self.forward, self.session) {
+            (Forward::Group, Session::OwnGroup | Session::NewSession) => -child,
+            _ => child,
+        }
+    }
+
+    /// The signal to forward for one received (0: drop it).
+    pub fn rewritten(&self, received: i32) -> i32 {
+        self.rewrite
+            .iter()
+            .rev()
+            .find(|(from, _)| *from == received)
+            .map_or(received, |(_, to)| *to)
+    }
+
+    /// The exit code for a child that exited with `code` (already 128+N for a signal death).
+    pub fn exit_code(&self, code: u8) -> u8 {
+        if self.remap_exit.contains(&code) {
+            0
+        } else {
+            code
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The signal table (names and numbers, real-time ones included), rinit's own signal mask, the
+//! blocking wait for the next signal, and delivery to the child.
+
+use crate::error::Error;
+use nix::errno::Errno;
+use std::time::Duration;
+
+/// Signals the kernel raises for a fault in rinit itself; blocking them would hang or kill it.
+const SYNCHRONOUS: [i32; 7] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGABRT,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// The kernel's own signal set (bit N-1 is signal N), as `rt_sigprocmask` takes it. Used instead of
+/// libc's sigset_t because musl's sigfillset leaves out signals 32-34, which glibc programs call
+/// SIGRTMIN and which would otherwise kill a rinit that is not PID 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mask(u64);
+
+/// The size of the kernel's sigset_t on Linux.
+const KERNEL_SET_BYTES: usize = 8;
+
+impl Mask {
+    pub fn of(signals: &[i32]) -> Self {
+        Mask(signals.iter().fold(0, |bits, s| bits | 1 << (s - 1)))
+    }
+
+    /// Every signal except the synchronous ones: what rinit blocks and waits for.
+    pub fn asynchronous() -> Self {
+        Mask(!Mask::of(&SYNCHRONOUS).0)
+    }
+
+    pub fn contains(self, signal: i32) -> bool {
+        (1..=64).contains(&signal) && self.0 & 1 << (signal - 1) != 0
+    }
+}
+
+/// What the caller handed rinit, given back to the child before exec.
+#[derive(Debug, Clone, Copy)]
+pub struct Inherited {
+    mask: Mask,
+    sigchld_ignored: bool,
+}
+
+/// Blocks every asynchronous signal so they queue for [`wait`] instead of running default
+/// actions (a blocked signal is never discarded, even for PID 1, which has no default actions).
+/// An inherited ignored SIGCHLD is reset: with it the kernel reaps children itself and their
+/// exit status is lost.
+pub fn take_over() -> Result<Inherited, Error> {
+    let mask = set_mask(Mask::asynchronous()).map_err(|errno| Error::Setup {
+        what: "rt_sigprocmask",
+        errno,
+    })?;
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: a null new action only reads the current one into `old`.
+    let queried = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: sigaction filled `old` when it returned 0.
+    let sigchld_ignored =
+        queried == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN;
+    if sigchld_ignored {
+        // SAFETY: installs the default disposition; no handler code is involved.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    }
+    Ok(Inherited {
+        mask,
+        sigchld_ignored,
+    })
+}
+
+/// In the child, between fork and exec: restores the caller's mask and ignored SIGCHLD. Only
+/// async-signal-safe calls. Other ignored signals were never touched and stay ignored.
+pub fn hand_back(inherited: &Inherited) {
+    if inherited.sigchld_ignored {
+        // SAFETY: sigaction with SIG_IGN is async-signal-safe and runs no handler.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    }
+    let _ = set_mask(inherited.mask);
+}
+
+/// Replaces the blocked-signal mask; returns the previous one.
+pub fn set_mask(mask: Mask) -> Result<Mask, Errno> {
+    let mut old = 0u64;
+    // SAFETY: both pointers reference live u64s, the kernel's sigset size on Linux.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &mask.0 as *const u64,
+            &mut old as *mut u64,
+            KERNEL_SET_BYTES,
+        )
+    };
+    Errno::result(done).map(|_| Mask(old))
+}
+
+/// Sleeps until a signal of `set` arrives (no timeout: an idle init never wakes), or until
+/// `timeout` passes, then `None`.
+pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
+    let spec = timeout.map(|left| libc::timespec {
+        tv_sec: left.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: left.subsec_nanos().into(),
+    });
+    let spec_ptr = spec
+        .as_ref()
+        .map_or(std::ptr::null(), |s| s as *const libc::timespec);
+    loop {
+        // SAFETY: `set` and `spec_ptr` (or null: wait forever) are valid for the call; a null
+        // siginfo is allowed.
+        let received = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigtimedwait,
+                &set.0 as *const u64,
+                std::ptr::null_mut::<libc::siginfo_t>(),
+                spec_ptr,
+                KERNEL_SET_BYTES,
+            )
+        };
+        match received {
+            -1 if Errno::last() == Errno::EAGAIN => return None,
+            // EINTR: rinit was stopped and continued (SIGSTOP/SIGCONT); wait again.
+            -1 => continue,
+            signal => return Some(signal as i32),
+        }
+    }
+}
+
+/// `kill(2)` for any signal number, real-time ones included (nix's `Signal` cannot hold them).
+pub fn send(pid: i32, signal: i32) -> Result<(), Errno> {
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    Errno::result(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// Asks the kernel to send `signal` to rinit when its parent dies (tini's -p).
+pub fn on_parent_death(signal: i32) -> Result<(), Error> {
+    // SAFETY: PR_SET_PDEATHSIG takes a plain signal number.
+    let done = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) };
+    Errno::result(done).map(drop).map_err(|errno| Error::Setup {
+        what: "prctl(PR_SET_PDEATHSIG)",
+        errno,
+    })
+}
+
+const NAMES: [(&str, i32); 34] = [
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("IOT", libc::SIGIOT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("STKFLT", libc::SIGSTKFLT),
+    ("CHLD", libc::SIGCHLD),
+    ("CLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("IO", libc::SIGIO),
+    ("POLL", libc::SIGPOLL),
+    ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+];
+
+/// The highest signal number (SIGRTMAX of the libc rinit is built against).
+pub fn max() -> i32 {
+    libc::SIGRTMAX()
+}
+
+/// Parses `TERM`, `SIGTERM`, `sigterm`, `15`, `RTMIN`, `RTMIN+3`, `SIGRTMAX-1`.
+pub fn parse(text: &str) -> Option<i32> {
+    if let Ok(number) = text.parse::<i32>() {
+        return (1..=max()).contains(&number).then_some(number);
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let (rtmin, rtmax) = (libc::SIGRTMIN(), max());
+    let realtime = |base: i32, rest: &str, sign: i32| -> Option<i32> {
+        let offset = match rest {
+            "" => 0,
+            _ => rest.parse::<i32>().ok()?,
+        };
+        let number = base + sign * offset;
+        (rtmin..=rtmax).contains(&number).then_some(number)
+    };
+    if let Some(rest) = name.strip_prefix("RTMIN") {
+        return realtime(rtmin, rest.strip_prefix('+').unwrap_or(rest), 1);
+    }
+    if let Some(rest) = name.strip_prefix("RTMAX") {
+        return match rest.strip_prefix('-') {
+            Some(offset) => realtime(rtmax, offset, -1),
+            None if rest.is_empty() => Some(rtmax),
+            None => None,
+        };
+    }
+    NAMES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// The conventional name of a signal number, for logs: `SIGTERM`, `SIGRTMIN+2`, `signal 33`.
+pub fn name(signal: i32) -> String {
+    if let Some((n, _)) = NAMES.iter().find(|(_, s)| *s == signal) {
+        return format!("SIG{n}");
+    }
+    let rtmin = libc::SIGRTMIN();
+    match signal - rtmin {
+        0 => "SIGRTMIN".to_string(),
+        offset if offset > 0 && signal <= max() => format!("SIGRTMIN+{offset}"),
+        _ => format!("signal {signal}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_numbers_and_realtime() {
+        assert_eq!(parse("TERM"), Some(libc::SIGTERM));
+        assert_eq!(parse("SIGTERM"), Some(libc::SIGTERM));
+        assert_eq!(parse("sigquit"), Some(libc::SIGQUIT));
+        assert_eq!(parse("9"), Some(9));
+        assert_eq!(parse("RTMIN"), Some(libc::SIGRTMIN()));
+        assert_eq!(parse("SIGRTMIN+3"), Some(libc::SIGRTMIN() + 3));
+        assert_eq!(parse("RTMAX-1"), Some(libc::SIGRTMAX() - 1));
+        assert_eq!(parse("RTMAX"), Some(libc::SIGRTMAX()));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_signal() {
+        for bad in [
+            "0",
+            "65",
+            "-1",
+            "TERMINATE",
+            "",
+            "RTMIN+40",
+            "RTMAX+1",
+            "RTMIN-1",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn masks_are_kernel_bit_sets() {
+        let mask = Mask::asynchronous();
+        assert!(mask.contains(libc::SIGTERM) && mask.contains(33) && mask.contains(64));
+        assert!(!mask.contains(libc::SIGSEGV) && !mask.contains(0) && !mask.contains(65));
+        assert_eq!(Mask::of(&[1, 64]), Mask(1 | 1 << 63));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for signal in 1..=max() {
+            if let Some(parsed) = parse(&name(signal)) {
+                assert_eq!(parsed, signal);
+            }
+        }
+        assert_eq!(name(libc::SIGRTMIN() + 2), "SIGRTMIN+2");
+    }
+}

@@ -1,0 +1,219 @@
+//! The harness every integration test shares: the static rinit and test helper, started as PID 1
+//! of a fresh PID namespace (`unshare --pid --fork --mount-proc --kill-child`), so that whatever
+//! a test leaves behind dies with the namespace. Tests kill only what they started, by pid.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const MUSL: &str = "x86_64-unknown-linux-musl";
+
+/// Builds (once per test process) the static rinit and rinit-testkit; returns their folder.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--workspace", "--target", MUSL])
+            .current_dir(&root)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run cargo build");
+        assert!(
+            status.success(),
+            "static build failed: is the {MUSL} target installed?"
+        );
+        root.join("target").join(MUSL).join("release")
+    })
+}
+
+pub fn rinit() -> PathBuf {
+    bin_dir().join("rinit")
+}
+
+pub fn testkit() -> String {
+    bin_dir().join("rinit-testkit").display().to_string()
+}
+
+/// A private temporary folder, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Self {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rinit-test-{}-{}-{name}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&dir).expect("create scratch dir");
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        String::from_utf8_lossy(&self.bytes(name)).into_owned()
+    }
+
+    pub fn bytes(&self, name: &str) -> Vec<u8> {
+        fs::read(self.0.join(name)).unwrap_or_default()
+    }
+
+    /// rinit under another name (a link), as a user installs it as tini or dumb-init.
+    pub fn link_as(&self, name: &str) -> String {
+        let link = self.0.join(name);
+        let _ = symlink(rinit(), &link);
+        link.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a finished run left.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub raw_stdout: Vec<u8>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A running `unshare` whose forked child (the namespace's PID 1) is `program`.
+pub struct Namespace {
+    child: Child,
+    scratch: Scratch,
+}
+
+/// A command line for PID 1 of a new PID namespace: `program args...`.
+pub fn namespace_command(program: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(program)
+        .args(args);
+    command
+}
+
+impl Namespace {
+    /// Starts `program args...` as PID 1 of a new PID namespace, output to files.
+    pub fn start(program: &str, args: &[&str]) -> Self {
+        let mut command = namespace_command(program, args);
+        command.stdin(Stdio::null());
+        Self::start_command(command)
+    }
+
+    /// Starts rinit itself as PID 1 with `args`.
+    pub fn rinit(args: &[&str]) -> Self {
+        Self::start(&rinit().display().to_string(), args)
+    }
+
+    pub fn start_command(mut command: Command) -> Self {
+        let scratch = Scratch::new("ns");
+        let out = fs::File::create(scratch.0.join("stdout")).expect("stdout file");
+        let err = fs::File::create(scratch.0.join("stderr")).expect("stderr file");
+        let child = command
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start unshare");
+        Namespace { child, scratch }
+    }
+
+    /// The host pid of the namespace's PID 1 (unshare's forked child).
+    pub fn pid1(&self) -> i32 {
+        let unshare = self.child.id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let children = fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
+                .unwrap_or_default();
+            if let Some(pid) = children.split_whitespace().next() {
+                return pid.parse().expect("pid");
+            }
+            assert!(Instant::now() < deadline, "namespace PID 1 did not start");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill with plain integers, aimed at the PID 1 this test started.
+        assert_eq!(unsafe { libc::kill(self.pid1(), signal) }, 0, "kill PID 1");
+    }
+
+    /// Waits for the namespace to end; on timeout kills unshare (its --kill-child takes the
+    /// namespace down) and fails the test.
+    pub fn finish(mut self, timeout: Duration) -> Outcome {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait unshare") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "did not finish within {timeout:?}\nstdout: {}\nstderr: {}",
+                    self.scratch.read("stdout"),
+                    self.scratch.read("stderr")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        use std::os::unix::process::ExitStatusExt;
+        Outcome {
+            code: status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+            raw_stdout: self.scratch.bytes("stdout"),
+            stdout: self.scratch.read("stdout"),
+            stderr: self.scratch.read("stderr"),
+        }
+    }
+
+    /// Ends the namespace now: SIGKILL to unshare, whose --kill-child kills PID 1 and with it
+    /// every process in the namespace.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs rinit as PID 1 with `args` and waits up to 20 s.
+pub fn run(args: &[&str]) -> Outcome {
+    Namespace::rinit(args).finish(Duration::from_secs(20))
+}
+
+/// Polls `check` every 5 ms for up to `timeout`; true once it held.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    check()
+}
+
+/// A field of /proc/PID/status, e.g. `voluntary_ctxt_switches`.
+pub fn proc_status(pid: i32, field: &str) -> String {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}

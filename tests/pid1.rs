@@ -1,0 +1,339 @@
+//! rinit as PID 1 of a real PID namespace: exit status, errors, reaping, signal forwarding,
+//! what the child inherits, and an idle rinit that never wakes.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn exits_with_the_commands_exit_code() {
+    for code in [0, 1, 255] {
+        let out = run(&["--", "sh", "-c", &format!("exit {code}")]);
+        assert_eq!(out.code, code, "{out:?}");
+        assert_eq!(out.stderr, "", "rinit is silent by default");
+    }
+}
+
+#[test]
+fn a_command_killed_by_signal_n_exits_128_plus_n() {
+    assert_eq!(run(&["sh", "-c", "kill -TERM $$"]).code, 143);
+    assert_eq!(run(&["sh", "-c", "kill -KILL $$"]).code, 137);
+    assert_eq!(run(&["sh", "-c", "kill -USR1 $$"]).code, 138);
+}
+
+#[test]
+fn command_not_found_exits_127_with_one_line() {
+    let out = run(&["no-such-command-anywhere"]);
+    assert_eq!(out.code, 127);
+    assert_eq!(
+        out.stderr,
+        "rinit: exec no-such-command-anywhere: command not found in PATH\n"
+    );
+    let out = run(&["/no/such/file"]);
+    assert_eq!(out.code, 127);
+    assert_eq!(
+        out.stderr,
+        "rinit: exec /no/such/file: no such file or directory\n"
+    );
+}
+
+#[test]
+fn command_not_executable_exits_126_with_one_line() {
+    let scratch = Scratch::new("noexec");
+    let file = scratch.path("script.sh");
+    fs::write(&file, "#!/bin/sh\necho hi\n").unwrap();
+    let out = run(&[&file]);
+    assert_eq!(out.code, 126);
+    assert_eq!(
+        out.stderr,
+        format!("rinit: exec {file}: permission denied\n")
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_clear_line() {
+    let out = run(&[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.starts_with("rinit: no command given"), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1);
+    for (args, expected) in [
+        (&["--bogus", "true"][..], "unknown option --bogus"),
+        (&["-e", "300", "true"][..], "'300' is not an exit code"),
+        (&["-r", "TERM:NOPE", "true"][..], "'NOPE' is not a signal"),
+        (
+            &["--grace", "forever", "true"][..],
+            "'forever' is not a duration",
+        ),
+    ] {
+        let out = run(args);
+        assert_eq!(out.code, 2, "{args:?}");
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}");
+    }
+}
+
+#[test]
+fn help_and_version_go_to_stdout_and_exit_0() {
+    let out = run(&["--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("Usage: rinit"));
+    let out = run(&["--version"]);
+    assert_eq!(out.code, 0);
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(words[..2], ["rinit", "version"]);
+    assert_eq!(words[3], "-");
+    assert!(words[4].starts_with("git."), "{}", out.stdout);
+}
+
+#[test]
+fn invalid_environment_variable_is_a_usage_error() {
+    let mut command = namespace_command(&rinit().display().to_string(), &["true"]);
+    command.env("RINIT_VERBOSE", "loud").stdin(Stdio::null());
+    let out = Namespace::start_command(command).finish(Duration::from_secs(10));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("RINIT_VERBOSE=loud"), "{}", out.stderr);
+}
+
+#[test]
+fn an_orphan_storm_leaves_zero_zombies() {
+    let kit = testkit();
+    let script = format!("{kit} orphans 3000 && {kit} zombies 20");
+    let out = Namespace::rinit(&["sh", "-c", &script]).finish(Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), "zombies=0");
+}
+
+#[test]
+fn every_catchable_signal_reaches_the_child() {
+    let scratch = Scratch::new("signals");
+    let record = scratch.path("record");
+    let ns = Namespace::rinit(&[&testkit(), "record", &record]);
+    assert!(eventually(Duration::from_secs(10), || scratch
+        .read("record")
+        .contains("ready")));
+    let never = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGCHLD,
+        libc::SIGTERM, // sent last: the recorder exits on it
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+        libc::SIGABRT,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+    ];
+    let mut sent = Vec::new();
+    for signal in (1..=64)
+        .filter(|s| !never.contains(s))
+        .chain([libc::SIGTERM])
+    {
+        ns.signal(signal);
+        sent.push(signal.to_string());
+        let arrived = eventually(Duration::from_secs(5), || {
+            scratch.read("record").lines().skip(1).count() == sent.len()
+        });
+        assert!(
+            arrived,
+            "signal {signal} was not forwarded: {}",
+            scratch.read("record")
+        );
+    }
+    let out = ns.finish(Duration::from_secs(10));
+    assert_eq!(out.code, 0, "{out:?}");
+    let got: Vec<String> = scratch
+        .read("record")
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    assert_eq!(got, sent);
+}
+
+#[test]
+fn a_grandchild_in_the_group_gets_sigterm() {
+    let scratch = Scratch::new("group");
+    let record = scratch.path("record");
+    // The shell survives SIGTERM (trap) and then waits for its background recorder.
+    let script = format!(
+        "{} record {record} & trap 'echo shell-got-term' TERM; wait; wait",
+        testkit()
+    );
+    let ns = Namespace::rinit(&["sh", "-c", &script]);
+    assert!(eventually(Duration::from_secs(10), || scratch
+        .read("record")
+        .contains("ready")));
+    ns.signal(libc::SIGTERM);
+    let out = ns.finish(Duration::from_secs(10));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "shell-got-term\n");
+    assert_eq!(scratch.read("record"), "ready\n15\n");
+}
+
+#[test]
+fn the_child_gets_the_callers_mask_ignores_and_descriptors_only() {
+    let mut command = namespace_command(&rinit().display().to_string(), &[&testkit(), "show"]);
+    let devnull = fs::File::open("/dev/null").unwrap();
+    let devnull_fd = std::os::fd::AsRawFd::as_raw_fd(&devnull);
+    // A known state, whatever the test runner inherited: every signal at its default action
+    // except SIGINT ignored, only SIGUSR2 blocked, and an extra descriptor 5.
+    // SAFETY: between fork and exec of the test's own child: raw syscalls and dup2 only.
+    unsafe {
+        command.pre_exec(move || {
+            for signal in (1..=64).filter(|s| ![libc::SIGKILL, libc::SIGSTOP].contains(s)) {
+                let handler = if signal == libc::SIGINT {
+                    libc::SIG_IGN
+                } else {
+                    libc::SIG_DFL
+                };
+                // The kernel's struct sigaction: handler, flags, restorer, mask.
+                let action: [u64; 4] = [handler as u64, 0, 0, 0];
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    action.as_ptr(),
+                    0usize,
+                    8usize,
+                );
+            }
+            let blocked: u64 = 1 << (libc::SIGUSR2 - 1);
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &blocked,
+                0usize,
+                8usize,
+            );
+            libc::dup2(devnull_fd, 5);
+            // Whatever else the test runner inherited (a jobserver, a shell's fds) is closed.
+            libc::syscall(libc::SYS_close_range, 3u32, 4u32, 0u32);
+            libc::syscall(libc::SYS_close_range, 6u32, u32::MAX, 0u32);
+            Ok(())
+        });
+    }
+    command.stdin(Stdio::null());
+    let out = Namespace::start_command(command).finish(Duration::from_secs(10));
+    assert_eq!(out.code, 0, "{out:?}");
+    let field = |name: &str| {
+        out.stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        field("blocked"),
+        format!("{:016x}", 1u64 << (libc::SIGUSR2 - 1))
+    );
+    let ignored = u64::from_str_radix(&field("ignored"), 16).unwrap();
+    assert_eq!(
+        ignored,
+        1 << (libc::SIGINT - 1),
+        "only SIGINT, as the caller set"
+    );
+    assert_eq!(
+        field("fds"),
+        "0,1,2,5",
+        "the caller's fd 5 and nothing of rinit's"
+    );
+    assert_eq!(field("pid"), "2");
+    assert_eq!(
+        field("pgid"),
+        "2",
+        "the command runs in its own process group"
+    );
+}
+
+#[test]
+fn eight_megabytes_pass_through_stdin_and_stdout_unchanged() {
+    let scratch = Scratch::new("stdio");
+    let input: Vec<u8> = (0..8 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(scratch.path("in"), &input).unwrap();
+    let mut command = namespace_command(&rinit().display().to_string(), &["cat"]);
+    command.stdin(fs::File::open(scratch.path("in")).unwrap());
+    let out = Namespace::start_command(command).finish(Duration::from_secs(30));
+    assert_eq!(out.code, 0);
+    assert!(out.raw_stdout == input, "bytes differ");
+}
+
+#[test]
+fn an_idle_rinit_never_wakes_up() {
+    let ns = Namespace::rinit(&["sleep", "60"]);
+    let rinit = ns.pid1();
+    // Let start-up finish (exec, the child's exec report) before counting.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = proc_status(rinit, "voluntary_ctxt_switches");
+    std::thread::sleep(Duration::from_secs(3));
+    let after = proc_status(rinit, "voluntary_ctxt_switches");
+    ns.kill();
+    assert!(!before.is_empty());
+    assert_eq!(
+        before, after,
+        "voluntary context switches over 3 s of idling"
+    );
+}
+
+#[test]
+fn not_pid_1_it_registers_as_subreaper_and_adopts_orphans() {
+    // PID 1 here is a shell; rinit is its child, and the orphan must go to rinit, not PID 1.
+    let script = format!(
+        "{} -- {} adopted; echo rinit-exit=$?",
+        rinit().display(),
+        testkit()
+    );
+    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(words.len(), 3, "{out:?}");
+    let init = words[0].strip_prefix("init=").unwrap();
+    assert_ne!(init, "1");
+    assert_eq!(
+        words[1],
+        format!("adopter={init}"),
+        "the orphan was adopted by rinit"
+    );
+    // The adopted sleeper got SIGTERM at shutdown and was reaped; rinit kept the child's code.
+    assert_eq!(words[2], "rinit-exit=0");
+}
+
+#[test]
+fn the_command_is_the_terminals_foreground_group() {
+    // script(1) gives the command a pseudo-terminal on stdin.
+    let inner = format!(
+        "unshare --pid --fork --mount-proc --kill-child {} -- {} show",
+        rinit().display(),
+        testkit()
+    );
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(Stdio::null());
+    let out = Namespace::start_command(command).finish(Duration::from_secs(20));
+    assert_eq!(out.code, 0, "{out:?}");
+    let shown = out.stdout.trim();
+    assert!(
+        shown.contains("pgid=2 ") && shown.contains(" fg=2 "),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_fork_failure_is_reported_with_its_reason() {
+    // As an unprivileged user with a process limit of 1, rinit itself fills the quota.
+    let script = format!(
+        "prlimit --nproc=1:1 setpriv --reuid=65534 --regid=65534 --clear-groups {} -- true",
+        rinit().display()
+    );
+    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(10));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "rinit: fork: resource temporarily unavailable (process limit reached: pids cgroup or RLIMIT_NPROC)\n"
+    );
+}
