@@ -102,7 +102,7 @@ pub fn set_mask(mask: Mask) -> Result<Mask, Errno> {
 /// `timeout` passes, then `None`.
 pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
     let spec = timeout.map(|left| libc::timespec {
-        tv_sec: left.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_sec: left.as_secs().min(i32::MAX as u64) as _,
         tv_nsec: left.subsec_nanos().into(),
     });
     let spec_ptr = spec
