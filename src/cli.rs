@@ -525,7 +525,7 @@ mod tests {
         );
         assert_eq!(s.rewritten(libc::SIGTERM), libc::SIGQUIT);
         assert_eq!(s.rewritten(libc::SIGHUP), 0);
-        assert_eq!(s.rewritten(libc::SIGRTMIN() + 1), libc::SIGUSR1);
+        assert_eq!(s.rewritten(signals::RTMIN + 1), libc::SIGUSR1);
         assert_eq!(s.rewritten(libc::SIGINT), libc::SIGINT);
     }
 

@@ -90,8 +90,8 @@ pub struct Settings {
     pub stop_with_child: bool,
     /// dumb-init: SIGTERM the child's group when the child exits.
     pub term_group_on_exit: bool,
-    /// Exit code when exec fails for a reason other than not-found (126) or not-executable
-    /// (127) under rinit and tini; dumb-init uses 2 for all of them, catatonit 1.
+    /// One exit code for every exec failure (dumb-init 2, catatonit 1); `None` is the shell's
+    /// convention that rinit and tini follow: 127 not found, 126 not executable, 1 otherwise.
     pub exec_failure_code: Option<u8>,
 }
 
@@ -127,6 +127,7 @@ impl Settings {
                 settings.grace = Duration::ZERO;
             }
             Personality::DumbInit => {
+                settings.verbosity = 0; // dumb-init prints nothing but errors unless -v
                 settings.session = Session::NewSession;
                 settings.subreaper = Subreaper::Off;
                 settings.grace = Duration::ZERO;

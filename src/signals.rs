@@ -26,6 +26,8 @@ pub struct Mask(u64);
 const KERNEL_SET_BYTES: usize = 8;
 
 impl Mask {
+    pub const NONE: Mask = Mask(0);
+
     pub fn of(signals: &[i32]) -> Self {
         Mask(signals.iter().fold(0, |bits, s| bits | 1 << (s - 1)))
     }
@@ -37,6 +39,10 @@ impl Mask {
 
     pub fn contains(self, signal: i32) -> bool {
         (1..=64).contains(&signal) && self.0 & 1 << (signal - 1) != 0
+    }
+
+    pub fn without(self, signal: i32) -> Self {
+        Mask(self.0 & !Mask::of(&[signal]).0)
     }
 }
 
@@ -182,9 +188,16 @@ const NAMES: [(&str, i32); 34] = [
     ("SYS", libc::SIGSYS),
 ];
 
-/// The highest signal number (SIGRTMAX of the libc rinit is built against).
+/// `RTMIN` as glibc, bash, procps `kill -l` and systemd number it (the kernel's 32 and 33 are
+/// glibc's own). Fixed, so that `RTMIN+3` means the same whichever libc rinit was built with
+/// (musl would say 35).
+pub const RTMIN: i32 = 34;
+/// The highest signal number.
+pub const RTMAX: i32 = 64;
+
+/// The highest signal number, for messages.
 pub fn max() -> i32 {
-    libc::SIGRTMAX()
+    RTMAX
 }
 
 /// Parses `TERM`, `SIGTERM`, `sigterm`, `15`, `RTMIN`, `RTMIN+3`, `SIGRTMAX-1`.
@@ -194,7 +207,7 @@ pub fn parse(text: &str) -> Option<i32> {
     }
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let (rtmin, rtmax) = (libc::SIGRTMIN(), max());
+    let (rtmin, rtmax) = (RTMIN, RTMAX);
     let realtime = |base: i32, rest: &str, sign: i32| -> Option<i32> {
         let offset = match rest {
             "" => 0,
@@ -221,10 +234,9 @@ pub fn name(signal: i32) -> String {
     if let Some((n, _)) = NAMES.iter().find(|(_, s)| *s == signal) {
         return format!("SIG{n}");
     }
-    let rtmin = libc::SIGRTMIN();
-    match signal - rtmin {
+    match signal - RTMIN {
         0 => "SIGRTMIN".to_string(),
-        offset if offset > 0 && signal <= max() => format!("SIGRTMIN+{offset}"),
+        offset if offset > 0 && signal <= RTMAX => format!("SIGRTMIN+{offset}"),
         _ => format!("signal {signal}"),
     }
 }
@@ -239,10 +251,10 @@ mod tests {
         assert_eq!(parse("SIGTERM"), Some(libc::SIGTERM));
         assert_eq!(parse("sigquit"), Some(libc::SIGQUIT));
         assert_eq!(parse("9"), Some(9));
-        assert_eq!(parse("RTMIN"), Some(libc::SIGRTMIN()));
-        assert_eq!(parse("SIGRTMIN+3"), Some(libc::SIGRTMIN() + 3));
-        assert_eq!(parse("RTMAX-1"), Some(libc::SIGRTMAX() - 1));
-        assert_eq!(parse("RTMAX"), Some(libc::SIGRTMAX()));
+        assert_eq!(parse("RTMIN"), Some(RTMIN));
+        assert_eq!(parse("SIGRTMIN+3"), Some(RTMIN + 3));
+        assert_eq!(parse("RTMAX-1"), Some(RTMAX - 1));
+        assert_eq!(parse("RTMAX"), Some(RTMAX));
     }
 
     #[test]
@@ -276,6 +288,6 @@ mod tests {
                 assert_eq!(parsed, signal);
             }
         }
-        assert_eq!(name(libc::SIGRTMIN() + 2), "SIGRTMIN+2");
+        assert_eq!(name(RTMIN + 2), "SIGRTMIN+2");
     }
 }

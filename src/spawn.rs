@@ -4,7 +4,7 @@
 
 use crate::error::{self, Error};
 use crate::settings::{Session, Settings};
-use crate::signals::{self, Inherited};
+use crate::signals::{self, Inherited, Mask};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::{self, ForkResult, Pid};
@@ -29,9 +29,21 @@ struct Prepared {
     terminal: bool,
 }
 
-/// Forks and execs the command; returns the child's pid once exec has succeeded.
-pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<i32, Error> {
+/// The running command.
+pub struct Child {
+    pub pid: i32,
+    /// Signals the kernel sent rinit itself while handing the terminal over; the first of each
+    /// is not for the command.
+    pub ignore_once: Mask,
+}
+
+/// Forks and execs the command; returns once exec has succeeded.
+pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error> {
     let prepared = prepare(&settings.command)?;
+    let ignore_once = match (settings.session, prepared.terminal) {
+        (Session::NewSession, true) => release_terminal(),
+        _ => Mask::NONE,
+    };
     let (report_read, report_write) =
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| Error::Setup {
             what: "pipe",
@@ -53,7 +65,10 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<i32, Error> {
                 let _ = unistd::setpgid(child, child);
             }
             match exec_error(report_read) {
-                None => Ok(child.as_raw()),
+                None => Ok(Child {
+                    pid: child.as_raw(),
+                    ignore_once,
+                }),
                 Some(errno) => {
                     let _ = nix::sys::wait::waitpid(child, None);
                     Err(exec_failed(settings, errno))
@@ -109,6 +124,23 @@ fn prepare(command: &[OsString]) -> Result<Prepared, Error> {
         listen_pid,
         terminal: unistd::isatty(std::io::stdin()).unwrap_or(false),
     })
+}
+
+/// dumb-init's terminal hand-over: rinit gives up its controlling terminal so that the child's
+/// new session can make it its own. When a session leader gives it up, the kernel sends SIGHUP
+/// and SIGCONT to the terminal's foreground group; if that is rinit's, those two are rinit's own.
+fn release_terminal() -> Mask {
+    let stdin = std::io::stdin();
+    let in_foreground = unistd::tcgetpgrp(&stdin) == Ok(unistd::getpgrp());
+    // SAFETY: TIOCNOTTY on fd 0 takes no argument.
+    if unsafe { libc::ioctl(0, libc::TIOCNOTTY) } != 0 {
+        return Mask::NONE;
+    }
+    let leader = unistd::getsid(None) == Ok(unistd::getpid());
+    match leader && in_foreground {
+        true => Mask::of(&[libc::SIGHUP, libc::SIGCONT]),
+        false => Mask::NONE,
+    }
 }
 
 /// The paths `execvp` would try for `program`, in order.

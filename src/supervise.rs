@@ -7,6 +7,7 @@ use crate::say;
 use crate::settings::Settings;
 use crate::shutdown::{self, Scope};
 use crate::signals::{self, Mask};
+use crate::spawn::Child;
 use std::time::Instant;
 
 pub struct Supervisor<'a> {
@@ -21,13 +22,16 @@ pub struct Supervisor<'a> {
     grace_started: Option<Instant>,
     grace_over: bool,
     rest_terminated: bool,
+    /// Signals to drop once: the kernel's SIGHUP/SIGCONT from the terminal hand-over.
+    ignore_once: Mask,
 }
 
 impl<'a> Supervisor<'a> {
-    pub fn new(settings: &'a Settings, main: Option<i32>) -> Self {
+    pub fn new(settings: &'a Settings, child: Option<Child>) -> Self {
         Supervisor {
             settings,
-            main,
+            main: child.as_ref().map(|c| c.pid),
+            ignore_once: child.map_or(Mask::NONE, |c| c.ignore_once),
             status: None,
             children_left: true,
             scope: Scope::current(),
@@ -66,6 +70,16 @@ impl<'a> Supervisor<'a> {
         let settings = self.settings;
         let signal = settings.rewritten(received);
         say!(settings, INFO, "received {}", signals::name(received));
+        if self.ignore_once.contains(received) {
+            self.ignore_once = self.ignore_once.without(received);
+            say!(
+                settings,
+                DEBUG,
+                "dropped {}: sent by the terminal hand-over",
+                signals::name(received)
+            );
+            return;
+        }
         let stopping = matches!(signal, libc::SIGTERM | libc::SIGINT);
         if settings.pause {
             if stopping && self.status.is_none() {

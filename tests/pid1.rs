@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 #[test]
@@ -304,22 +304,15 @@ fn not_pid_1_it_registers_as_subreaper_and_adopts_orphans() {
 
 #[test]
 fn the_command_is_the_terminals_foreground_group() {
-    // script(1) gives the command a pseudo-terminal on stdin.
-    let inner = format!(
-        "unshare --pid --fork --mount-proc --kill-child {} -- {} show",
-        rinit().display(),
-        testkit()
-    );
-    let mut command = Command::new("script");
-    command
-        .args(["-qec", &inner, "/dev/null"])
-        .stdin(Stdio::null());
-    let out = Namespace::start_command(command).finish(Duration::from_secs(20));
-    assert_eq!(out.code, 0, "{out:?}");
-    let shown = out.stdout.trim();
+    let mut pty = Pty::spawn(namespace_command(
+        &rinit().display().to_string(),
+        &["--", &testkit(), "show"],
+    ));
+    assert_eq!(pty.finish(Duration::from_secs(20)), 0);
+    let screen = pty.screen();
     assert!(
-        shown.contains("pgid=2 ") && shown.contains(" fg=2 "),
-        "{shown}"
+        screen.contains("pgid=2 ") && screen.contains(" fg=2 "),
+        "{screen}"
     );
 }
 

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 fn a_background_worker_finishes_its_write_after_the_command_exits() {
     let scratch = Scratch::new("bg-worker");
     let log = scratch.path("log");
-    let script = format!("{} worker {log} 300 & exit 4", testkit());
+    let script = format!(
+        "{} worker {log} 300 & until [ -s {log} ]; do sleep 0.01; done; exit 4",
+        testkit()
+    );
     let out = run(&["sh", "-c", &script]);
     assert_eq!(out.code, 4, "the command's own code: {out:?}");
     assert_eq!(scratch.read("log"), "started\nsaved\n");

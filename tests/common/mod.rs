@@ -217,3 +217,117 @@ pub fn proc_status(pid: i32, field: &str) -> String {
         })
         .unwrap_or_default()
 }
+
+/// A command run as session leader with a new pseudo-terminal as its controlling terminal and
+/// stdio, as `docker run -it` gives one; the test types into it and reads the screen.
+pub struct Pty {
+    master: fs::File,
+    child: Child,
+    screen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Pty {
+    pub fn spawn(mut command: Command) -> Self {
+        use std::io::Read;
+        use std::os::fd::FromRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::process::CommandExt;
+        // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on the descriptor just opened, with a
+        // live buffer for the name.
+        let (master, slave_name) = unsafe {
+            let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+            assert!(fd >= 0, "posix_openpt");
+            assert_eq!(libc::grantpt(fd), 0, "grantpt");
+            assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
+            let mut name = [0 as libc::c_char; 128];
+            assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
+            let name = std::ffi::CStr::from_ptr(name.as_ptr())
+                .to_string_lossy()
+                .into_owned();
+            (fs::File::from_raw_fd(fd), name)
+        };
+        let slave = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(&slave_name)
+            .expect("open the pty's slave");
+        command
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        // SAFETY: between fork and exec: setsid and ioctl only.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("start on the pty");
+        drop(command); // closes the parent's copies of the slave
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (mut reader, sink) = (master.try_clone().unwrap(), screen.clone());
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            // Reading ends with EIO once every process has closed the terminal.
+            while let Ok(n @ 1..) = reader.read(&mut buffer) {
+                sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        });
+        Pty {
+            master,
+            child,
+            screen,
+        }
+    }
+
+    /// Types `bytes` on the terminal's keyboard.
+    pub fn type_keys(&self, bytes: &[u8]) {
+        use std::io::Write;
+        (&self.master).write_all(bytes).expect("write to the pty");
+    }
+
+    /// What the terminal has shown so far, with the terminal's \r\n turned into \n.
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).replace("\r\n", "\n")
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for the command to end (killing it after `timeout`); returns its exit code.
+    pub fn finish(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                std::thread::sleep(Duration::from_millis(50)); // let the reader drain
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "did not finish within {timeout:?}; screen: {}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The host pids of `pid`'s children.
+pub fn children(pid: i32) -> Vec<i32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The one-letter state of a process (R, S, T, Z...).
+pub fn state(pid: i32) -> char {
+    proc_status(pid, "State").chars().next().unwrap_or('?')
+}
