@@ -142,7 +142,13 @@ fn tini_permutes_options_like_getopt_unless_posixly_correct() {
 fn tini_w_logs_each_reaped_zombie_in_tinis_words() {
     let scratch = Scratch::new("tini-w");
     let script = format!("{} orphans 3", testkit());
-    let out = run_as(&scratch, "tini", &["-w", "--", "sh", "-c", &script]);
+    // With tini's grace of 0 it exits with the shell, maybe before the last orphan has
+    // exited; a grace period makes it wait for all three.
+    let out = run_as(
+        &scratch,
+        "tini",
+        &["-w", "--grace", "5s", "--", "sh", "-c", &script],
+    );
     assert_eq!(out.code, 0);
     let reaped = out
         .stderr
