@@ -6,8 +6,10 @@
 use crate::error::{self, Error};
 use crate::settings::{Forward, Personality, Session, Settings, Subreaper};
 use crate::signals;
-use std::ffi::OsString;
-use std::time::Duration;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -100,12 +102,12 @@ fn version_text() -> String {
 /// Parses `args` (argv, program name first) and the environment seen through `env`.
 pub fn parse<A, E>(args: A, env: E) -> Result<Invocation, Error>
 where
-    A: IntoIterator<Item = OsString>,
-    E: Fn(&str) -> Option<OsString>,
+    A: IntoIterator<Item = Vec<u8>>,
+    E: Fn(&str) -> Option<Vec<u8>>,
 {
     let mut args = args.into_iter();
     let program = args.next().unwrap_or_default();
-    let personality = Personality::from_program_name(&program.to_string_lossy());
+    let personality = Personality::from_program_name(&String::from_utf8_lossy(&program));
     let code = match personality {
         Personality::Rinit => error::USAGE,
         _ => 1, // tini, dumb-init and catatonit all exit 1 on a bad command line
@@ -133,13 +135,13 @@ impl Parser {
         Error::usage(message, self.code)
     }
 
-    fn apply_environment<E: Fn(&str) -> Option<OsString>>(&mut self, env: &E) -> Result<(), Error> {
+    fn apply_environment<E: Fn(&str) -> Option<Vec<u8>>>(&mut self, env: &E) -> Result<(), Error> {
         let code = self.code;
         let text = |name: &str| -> Result<Option<String>, Error> {
             match env(name) {
                 None => Ok(None),
                 Some(value) if value.is_empty() => Ok(None),
-                Some(value) => value.into_string().map(Some).map_err(|_| {
+                Some(value) => String::from_utf8(value).map(Some).map_err(|_| {
                     Error::usage(
                         format!("environment variable {name} is not valid UTF-8"),
                         code,
@@ -225,7 +227,7 @@ impl Parser {
     /// Applies the options; returns text to print for help, version and license.
     fn apply_arguments(
         &mut self,
-        args: Vec<OsString>,
+        args: Vec<Vec<u8>>,
         permute: bool,
     ) -> Result<Option<String>, Error> {
         let mut verbose = 0u8;
@@ -234,7 +236,7 @@ impl Parser {
         let mut command = Vec::new();
         let mut words = args.into_iter();
         while let Some(word) = words.next() {
-            let text = word.to_str().unwrap_or("");
+            let text = core::str::from_utf8(&word).unwrap_or("");
             if text == "--" {
                 command.extend(words.by_ref());
                 break;
@@ -256,7 +258,7 @@ impl Parser {
                 let value = match (takes_value, inline) {
                     (false, _) => String::new(),
                     (true, Some(value)) => value,
-                    (true, None) => match words.next().map(OsString::into_string) {
+                    (true, None) => match words.next().map(String::from_utf8) {
                         Some(Ok(value)) => value,
                         Some(Err(_)) => {
                             return Err(self.usage(format!("--{long}: value is not valid UTF-8")))
@@ -311,7 +313,7 @@ impl Parser {
             if inline.is_some() && !takes_value {
                 return Err(self.usage(format!("--{name} takes no value")));
             }
-            return Ok(vec![(*opt, inline)]);
+            return Ok(alloc::vec![(*opt, inline)]);
         }
         let mut found = Vec::new();
         let cluster = &text[1..];
@@ -413,22 +415,35 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
         .filter(|item| !item.is_empty())
 }
 
-/// `500ms`, `5s`, `1.5s`, `2m`, or a plain number of seconds.
+/// `500ms`, `5s`, `1.5s`, `2m`, or a plain number of seconds; exact to the nanosecond.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 0.001)
+    let (number, nanos_per_unit): (&str, u128) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1_000_000)
     } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
+        (n, 1_000_000_000)
     } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60.0)
+        (n, 60_000_000_000)
     } else {
-        (text, 1.0)
+        (text, 1_000_000_000)
     };
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
         return None;
     }
-    let seconds = number.parse::<f64>().ok()? * scale;
-    Duration::try_from_secs_f64(seconds).ok()
+    let mut nanos: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    nanos = nanos.checked_mul(nanos_per_unit)?;
+    let mut scale = nanos_per_unit;
+    for digit in fraction.bytes().take(18) {
+        scale /= 10;
+        nanos += u128::from(digit - b'0') * scale;
+    }
+    let seconds = u64::try_from(nanos / 1_000_000_000).ok()?;
+    Some(Duration::new(seconds, (nanos % 1_000_000_000) as u32))
 }
 
 const LICENSE: &str = include_str!("../LICENSE");
@@ -439,11 +454,11 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse_with(args: &[&str], vars: &[(&str, &str)]) -> Result<Invocation, Error> {
-        let vars: HashMap<String, OsString> = vars
+        let vars: HashMap<String, Vec<u8>> = vars
             .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
             .collect();
-        parse(args.iter().map(OsString::from), |name| {
+        parse(args.iter().map(|a| a.as_bytes().to_vec()), |name| {
             vars.get(name).cloned()
         })
     }
@@ -465,7 +480,7 @@ mod tests {
     fn command(s: &Settings) -> Vec<String> {
         s.command
             .iter()
-            .map(|w| w.to_string_lossy().into_owned())
+            .map(|w| String::from_utf8_lossy(w).into_owned())
             .collect()
     }
 
@@ -619,7 +634,10 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("0"), Some(Duration::ZERO));
-        for bad in ["", "s", "ms", "-1", "1h", "1e3", "five"] {
+        assert_eq!(parse_duration("0.25s"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration(".5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5ms"), Some(Duration::from_micros(1500)));
+        for bad in ["", "s", "ms", ".", "-1", "1h", "1e3", "five", "1.2.3", "+1"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

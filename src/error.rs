@@ -1,7 +1,8 @@
 //! The few ways rinit itself can fail, each with a message a user can act on and an exit code.
 
-use nix::errno::Errno;
-use std::fmt;
+use crate::sys::Errno;
+use alloc::string::String;
+use core::fmt;
 
 /// Exit code for a command line or environment variable rinit cannot use (peers use 1).
 pub const USAGE: u8 = 2;
@@ -42,16 +43,6 @@ impl Error {
     }
 }
 
-/// strerror-style text, lower-cased to read as the tail of a sentence.
-pub fn describe(errno: Errno) -> String {
-    let text = errno.desc();
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text.to_string(),
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -65,18 +56,14 @@ impl fmt::Display for Error {
             } if !command.contains('/') => {
                 write!(f, "exec {command}: command not found in PATH")
             }
-            Error::Exec { command, errno, .. } => {
-                write!(f, "exec {command}: {}", describe(*errno))
-            }
+            Error::Exec { command, errno, .. } => write!(f, "exec {command}: {errno}"),
             Error::Setup {
                 what: "fork",
                 errno: Errno::EAGAIN,
             } => f.write_str(
                 "fork: resource temporarily unavailable (process limit reached: pids cgroup or RLIMIT_NPROC)",
             ),
-            Error::Setup { what, errno } => write!(f, "{what}: {}", describe(*errno)),
+            Error::Setup { what, errno } => write!(f, "{what}: {errno}"),
         }
     }
 }
-
-impl std::error::Error for Error {}

@@ -5,7 +5,14 @@
 //! The life of an init, one module per step: [`cli`] reads the command line, environment and
 //! program name into [`settings::Settings`]; [`signals`] blocks signals and owns the signal
 //! table; [`reap`] registers as subreaper and collects exits; [`spawn`] starts the command;
-//! [`supervise`] runs the signal loop; [`shutdown`] ends what is left.
+//! [`supervise`] runs the signal loop; [`shutdown`] ends what is left; [`sys`] wraps the few
+//! OS services std would otherwise provide.
+//!
+//! The library is `no_std` (with `alloc`): std's panic and backtrace machinery would be most of
+//! a static binary's size. Unit tests build with std.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
 
 pub mod cli;
 pub mod error;
@@ -16,6 +23,7 @@ pub mod shutdown;
 pub mod signals;
 pub mod spawn;
 pub mod supervise;
+pub mod sys;
 
 use error::Error;
 use settings::Settings;

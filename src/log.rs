@@ -2,8 +2,8 @@
 //! that fails (stderr closed, or a broken pipe) is dropped: logging must never stop an init.
 
 use crate::error::Error;
-use std::fmt;
-use std::io::Write;
+use crate::sys;
+use core::fmt;
 
 /// Shown at verbosity 1 and up (the default): problems rinit works around.
 pub const WARN: u8 = 1;
@@ -14,8 +14,8 @@ pub const DEBUG: u8 = 3;
 
 /// One `rinit: ...` line on stderr, in a single write so lines from processes do not interleave.
 pub fn line(message: fmt::Arguments) {
-    let text = format!("rinit: {message}\n");
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    let text = alloc::format!("rinit: {message}\n");
+    sys::write_all(2, text.as_bytes());
 }
 
 /// Reports `error` on stderr; returns its exit code.
@@ -26,8 +26,7 @@ pub fn fail(error: &Error) -> u8 {
 
 /// Help, version or license text on stdout; returns 0.
 pub fn print(text: &str) -> u8 {
-    let mut out = std::io::stdout();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    sys::write_all(1, text.as_bytes());
     0
 }
 

@@ -5,12 +5,14 @@ use crate::error::Error;
 use crate::log::{INFO, WARN};
 use crate::say;
 use crate::settings::{Settings, Subreaper};
-use nix::errno::Errno;
+use crate::sys::{self, Errno};
+use alloc::format;
+use alloc::string::String;
 
 /// Registers rinit as child subreaper when it is not PID 1, as its settings ask: orphans of
 /// its descendants are then re-parented to rinit instead of the host's init.
 pub fn become_subreaper(settings: &Settings) -> Result<(), Error> {
-    if std::process::id() == 1 {
+    if sys::pid() == 1 {
         return Ok(());
     }
     match settings.subreaper {
@@ -23,8 +25,9 @@ pub fn become_subreaper(settings: &Settings) -> Result<(), Error> {
             );
             Ok(())
         }
-        mode => match nix::sys::prctl::set_child_subreaper(true) {
-            Ok(()) => Ok(()),
+        // SAFETY: PR_SET_CHILD_SUBREAPER takes a plain flag.
+        mode => match Errno::result(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) }) {
+            Ok(_) => Ok(()),
             Err(errno) if mode == Subreaper::Required => Err(Error::Setup {
                 what: "prctl(PR_SET_CHILD_SUBREAPER)",
                 errno,

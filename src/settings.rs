@@ -1,8 +1,8 @@
 //! What rinit was asked to do: one plain value built once by `cli` and passed down, and the
 //! defaults of each name rinit answers to.
 
-use std::ffi::OsString;
-use std::time::Duration;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 /// The peer whose defaults apply, chosen by the name rinit was called under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +69,8 @@ pub enum Subreaper {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub personality: Personality,
-    /// The command and its arguments; empty in pause mode.
-    pub command: Vec<OsString>,
+    /// The command and its arguments, as bytes; empty in pause mode.
+    pub command: Vec<Vec<u8>>,
     pub pause: bool,
     pub forward: Forward,
     pub session: Session,

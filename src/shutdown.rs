@@ -8,7 +8,10 @@ use crate::reap;
 use crate::say;
 use crate::settings::Settings;
 use crate::signals::{self, Mask};
-use std::time::{Duration, Instant};
+use crate::sys;
+use alloc::format;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 /// Who "everyone left" is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +24,7 @@ pub enum Scope {
 
 impl Scope {
     pub fn current() -> Self {
-        if std::process::id() == 1 {
+        if sys::pid() == 1 {
             Scope::Namespace
         } else {
             Scope::Descendants
@@ -30,7 +33,7 @@ impl Scope {
 
     /// Sends `signal` to everyone left; returns who was there, for the log.
     pub fn signal(self, signal: i32) -> Vec<i32> {
-        let own = std::process::id() as i32;
+        let own = sys::pid();
         let targets = match self {
             Scope::Namespace => others(own),
             Scope::Descendants => descendants(own),
@@ -61,8 +64,8 @@ pub fn terminate_rest(settings: &Settings, scope: Scope) {
 
 /// SIGKILL to everyone left, repeated until no child is left to reap (a process may fork, or an
 /// orphan be re-parented to rinit, while this runs). `since` is when the grace period began.
-pub fn kill_rest(settings: &Settings, scope: Scope, since: Option<Instant>) {
-    let waited = since.map_or(Duration::ZERO, |start| start.elapsed());
+pub fn kill_rest(settings: &Settings, scope: Scope, since: Option<Duration>) {
+    let waited = since.map_or(Duration::ZERO, |start| sys::now().saturating_sub(start));
     let mut unused = None;
     loop {
         let pids = scope.signal(libc::SIGKILL);
@@ -94,7 +97,7 @@ fn others(own: i32) -> Vec<i32> {
 /// rinit's descendants: children, their children, and so on, whatever session or group.
 fn descendants(own: i32) -> Vec<i32> {
     let table = parents();
-    let mut found = vec![own];
+    let mut found = alloc::vec![own];
     let mut next = 0;
     while next < found.len() {
         let parent = found[next];
@@ -112,17 +115,17 @@ fn descendants(own: i32) -> Vec<i32> {
 
 /// (pid, parent pid) of every process /proc shows.
 fn parents() -> Vec<(i32, i32)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+    sys::processes()
+        .into_iter()
         .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let stat = sys::read_file(&format!("/proc/{pid}/stat"))?;
             // The command name in parentheses may hold spaces and ')': read after the last one.
-            let after_name = &stat[stat.rfind(')')? + 1..];
-            let parent = after_name.split_whitespace().nth(1)?.parse().ok()?;
-            Some((pid, parent))
+            let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
+            let parent = core::str::from_utf8(after_name)
+                .ok()?
+                .split_whitespace()
+                .nth(1)?;
+            Some((pid, parent.parse().ok()?))
         })
         .collect()
 }

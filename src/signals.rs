@@ -2,8 +2,10 @@
 //! blocking wait for the next signal, and delivery to the child.
 
 use crate::error::Error;
-use nix::errno::Errno;
-use std::time::Duration;
+use crate::sys::Errno;
+use alloc::format;
+use alloc::string::{String, ToString};
+use core::time::Duration;
 
 /// Signals the kernel raises for a fault in rinit itself; blocking them would hang or kill it.
 const SYNCHRONOUS: [i32; 7] = [
@@ -62,9 +64,9 @@ pub fn take_over() -> Result<Inherited, Error> {
         what: "rt_sigprocmask",
         errno,
     })?;
-    let mut old = std::mem::MaybeUninit::<libc::sigaction>::uninit();
+    let mut old = core::mem::MaybeUninit::<libc::sigaction>::uninit();
     // SAFETY: a null new action only reads the current one into `old`.
-    let queried = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), old.as_mut_ptr()) };
+    let queried = unsafe { libc::sigaction(libc::SIGCHLD, core::ptr::null(), old.as_mut_ptr()) };
     // SAFETY: sigaction filled `old` when it returned 0.
     let sigchld_ignored =
         queried == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN;
@@ -113,7 +115,7 @@ pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
     });
     let spec_ptr = spec
         .as_ref()
-        .map_or(std::ptr::null(), |s| s as *const libc::timespec);
+        .map_or(core::ptr::null(), |s| s as *const libc::timespec);
     loop {
         // SAFETY: `set` and `spec_ptr` (or null: wait forever) are valid for the call; a null
         // siginfo is allowed.
@@ -121,7 +123,7 @@ pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
             libc::syscall(
                 libc::SYS_rt_sigtimedwait,
                 &set.0 as *const u64,
-                std::ptr::null_mut::<libc::siginfo_t>(),
+                core::ptr::null_mut::<libc::siginfo_t>(),
                 spec_ptr,
                 KERNEL_SET_BYTES,
             )

@@ -5,29 +5,14 @@
 use crate::error::{self, Error};
 use crate::settings::{Session, Settings};
 use crate::signals::{self, Inherited, Mask};
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::unistd::{self, ForkResult, Pid};
-use std::ffi::{CString, OsStr, OsString};
-use std::fs::File;
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use crate::sys::{self, Errno};
+use alloc::ffi::CString;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ffi::c_char;
 
 /// Where `execvp` looks when PATH is unset (the same default as glibc and musl).
-const DEFAULT_PATH: &str = "/usr/local/bin:/bin:/usr/bin";
-
-/// Everything the child needs, built before fork: no allocation happens after it.
-struct Prepared {
-    candidates: Vec<CString>,
-    _argv: Vec<CString>,
-    argv: Vec<*const libc::c_char>,
-    _envp: Vec<CString>,
-    envp: Vec<*const libc::c_char>,
-    /// Index in `envp` of `LISTEN_PID=<rinit's pid>`, rewritten to the child's pid.
-    listen_pid: Option<usize>,
-    terminal: bool,
-}
+const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/bin:/usr/bin";
 
 /// The running command.
 pub struct Child {
@@ -37,6 +22,18 @@ pub struct Child {
     pub ignore_once: Mask,
 }
 
+/// Everything the child needs, built before fork: no allocation happens after it.
+struct Prepared {
+    candidates: Vec<CString>,
+    _argv: Vec<CString>,
+    argv: Vec<*const c_char>,
+    /// rinit's own environment, passed on as it is (the strings are environ's own).
+    envp: Vec<*const c_char>,
+    /// Index in `envp` of `LISTEN_PID=<rinit's pid>`, rewritten to the child's pid.
+    listen_pid: Option<usize>,
+    terminal: bool,
+}
+
 /// Forks and execs the command; returns once exec has succeeded.
 pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error> {
     let prepared = prepare(&settings.command)?;
@@ -44,33 +41,43 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error>
         (Session::NewSession, true) => release_terminal(),
         _ => Mask::NONE,
     };
-    let (report_read, report_write) =
-        unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| Error::Setup {
-            what: "pipe",
-            errno,
-        })?;
+    let mut report = [0i32; 2];
+    // SAFETY: `report` has room for the two descriptors; both are close-on-exec, so the write
+    // end closes by itself when exec succeeds and no descriptor of rinit's reaches the command.
+    let piped = unsafe { libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) };
+    Errno::result(piped).map_err(|errno| Error::Setup {
+        what: "pipe",
+        errno,
+    })?;
+    let [report_read, report_write] = report;
     // SAFETY: rinit is single-threaded, and the child calls only async-signal-safe functions
     // (setpgid, setsid, ioctl, tcsetpgrp, sigaction, rt_sigprocmask, execve, write, _exit).
-    match unsafe { unistd::fork() } {
-        Err(errno) => Err(Error::Setup {
-            what: "fork",
-            errno,
-        }),
-        Ok(ForkResult::Child) => child(settings, inherited, prepared, &report_write),
-        Ok(ForkResult::Parent { child }) => {
-            drop(report_write);
+    match unsafe { libc::fork() } {
+        -1 => {
+            let errno = Errno::last();
+            close(report_read);
+            close(report_write);
+            Err(Error::Setup {
+                what: "fork",
+                errno,
+            })
+        }
+        0 => child(settings, inherited, prepared, report_write),
+        pid => {
+            close(report_write);
             if settings.session == Session::OwnGroup {
                 // Also set in the parent: signals forwarded right after fork must find the group.
                 // EACCES once the child has exec'd is harmless (the child already did it).
-                let _ = unistd::setpgid(child, child);
+                // SAFETY: plain integers.
+                unsafe { libc::setpgid(pid, pid) };
             }
-            match exec_error(report_read) {
-                None => Ok(Child {
-                    pid: child.as_raw(),
-                    ignore_once,
-                }),
+            let failure = exec_error(report_read);
+            close(report_read);
+            match failure {
+                None => Ok(Child { pid, ignore_once }),
                 Some(errno) => {
-                    let _ = nix::sys::wait::waitpid(child, None);
+                    // SAFETY: reaps our own child, which has exited; no status is needed.
+                    unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
                     Err(exec_failed(settings, errno))
                 }
             }
@@ -78,7 +85,12 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error>
     }
 }
 
-fn prepare(command: &[OsString]) -> Result<Prepared, Error> {
+fn close(fd: i32) {
+    // SAFETY: closes a descriptor this module opened.
+    unsafe { libc::close(fd) };
+}
+
+fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
     let c_string = |bytes: Vec<u8>| {
         CString::new(bytes).map_err(|_| Error::Setup {
             what: "command",
@@ -87,42 +99,32 @@ fn prepare(command: &[OsString]) -> Result<Prepared, Error> {
     };
     let argv_owned = command
         .iter()
-        .map(|word| c_string(word.as_bytes().to_vec()))
+        .map(|word| c_string(word.clone()))
         .collect::<Result<Vec<_>, _>>()?;
-    let program = command.first().map(OsString::as_os_str).unwrap_or_default();
-    let candidates = search_path(program, std::env::var_os("PATH"))
+    let program = command.first().map(Vec::as_slice).unwrap_or_default();
+    let candidates = search_path(program, sys::getenv("PATH").as_deref())
         .into_iter()
         .map(c_string)
         .collect::<Result<Vec<_>, _>>()?;
 
-    let own_pid = std::process::id().to_string();
-    let mut listen_pid = None;
-    let mut envp_owned = Vec::new();
-    for (index, (key, value)) in std::env::vars_os().enumerate() {
-        // Socket activation: LISTEN_PID names rinit, but the child is the one listening.
-        if key == "LISTEN_PID" && value == OsStr::new(&own_pid) {
-            listen_pid = Some(index);
-        }
-        let mut entry = key.into_vec();
-        entry.push(b'=');
-        entry.extend(value.into_vec());
-        envp_owned.push(c_string(entry)?);
-    }
-    let pointers = |strings: &[CString]| {
-        strings
-            .iter()
-            .map(|s| s.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect::<Vec<_>>()
-    };
+    let own = alloc::format!("LISTEN_PID={}", sys::pid());
+    let environment = sys::environment();
+    // Socket activation: LISTEN_PID names rinit, but the child is the one listening.
+    let listen_pid = environment
+        .iter()
+        .position(|e| e.to_bytes() == own.as_bytes());
+    let mut envp: Vec<*const c_char> = environment.iter().map(|e| e.as_ptr()).collect();
+    envp.push(core::ptr::null());
+    let mut argv: Vec<*const c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
+    argv.push(core::ptr::null());
     Ok(Prepared {
         candidates,
-        argv: pointers(&argv_owned),
         _argv: argv_owned,
-        envp: pointers(&envp_owned),
-        _envp: envp_owned,
+        argv,
+        envp,
         listen_pid,
-        terminal: unistd::isatty(std::io::stdin()).unwrap_or(false),
+        // SAFETY: isatty only inspects descriptor 0.
+        terminal: unsafe { libc::isatty(0) } == 1,
     })
 }
 
@@ -130,27 +132,26 @@ fn prepare(command: &[OsString]) -> Result<Prepared, Error> {
 /// new session can make it its own. When a session leader gives it up, the kernel sends SIGHUP
 /// and SIGCONT to the terminal's foreground group; if that is rinit's, those two are rinit's own.
 fn release_terminal() -> Mask {
-    let stdin = std::io::stdin();
-    let in_foreground = unistd::tcgetpgrp(&stdin) == Ok(unistd::getpgrp());
-    // SAFETY: TIOCNOTTY on fd 0 takes no argument.
-    if unsafe { libc::ioctl(0, libc::TIOCNOTTY) } != 0 {
-        return Mask::NONE;
-    }
-    let leader = unistd::getsid(None) == Ok(unistd::getpid());
-    match leader && in_foreground {
-        true => Mask::of(&[libc::SIGHUP, libc::SIGCONT]),
-        false => Mask::NONE,
+    // SAFETY: tcgetpgrp, getpgrp, getsid and getpid take no pointers; TIOCNOTTY on fd 0 takes
+    // no argument.
+    unsafe {
+        let in_foreground = libc::tcgetpgrp(0) == libc::getpgrp();
+        if libc::ioctl(0, libc::TIOCNOTTY) != 0 {
+            return Mask::NONE;
+        }
+        match libc::getsid(0) == libc::getpid() && in_foreground {
+            true => Mask::of(&[libc::SIGHUP, libc::SIGCONT]),
+            false => Mask::NONE,
+        }
     }
 }
 
 /// The paths `execvp` would try for `program`, in order.
-fn search_path(program: &OsStr, path: Option<OsString>) -> Vec<Vec<u8>> {
-    let bytes = program.as_bytes();
-    if bytes.contains(&b'/') {
-        return vec![bytes.to_vec()];
+fn search_path(program: &[u8], path: Option<&[u8]>) -> Vec<Vec<u8>> {
+    if program.contains(&b'/') {
+        return alloc::vec![program.to_vec()];
     }
-    let path = path.unwrap_or_else(|| DEFAULT_PATH.into());
-    path.as_bytes()
+    path.unwrap_or(DEFAULT_PATH)
         .split(|b| *b == b':')
         .map(|dir| {
             // An empty PATH entry means the current directory.
@@ -160,44 +161,41 @@ fn search_path(program: &OsStr, path: Option<OsString>) -> Vec<Vec<u8>> {
                 dir.to_vec()
             };
             full.push(b'/');
-            full.extend_from_slice(bytes);
+            full.extend_from_slice(program);
             full
         })
         .collect()
 }
 
 /// The child between fork and exec. Never returns.
-fn child(
-    settings: &Settings,
-    inherited: &Inherited,
-    mut prepared: Prepared,
-    report: &OwnedFd,
-) -> ! {
-    let stdin = std::io::stdin();
-    match settings.session {
-        Session::OwnGroup => {
-            let _ = unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-            if prepared.terminal {
-                // Foreground on the terminal so Ctrl-C and job control reach the command.
-                // SIGTTOU is still blocked here, so a background rinit may do this.
-                let _ = unistd::tcsetpgrp(&stdin, unistd::getpid());
+fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, report: i32) -> ! {
+    // SAFETY: async-signal-safe calls on plain integers and descriptor 0.
+    unsafe {
+        match settings.session {
+            Session::OwnGroup => {
+                libc::setpgid(0, 0);
+                if prepared.terminal {
+                    // Foreground on the terminal so Ctrl-C and job control reach the command.
+                    // SIGTTOU is still blocked here, so a background rinit may do this.
+                    libc::tcsetpgrp(0, libc::getpid());
+                }
             }
-        }
-        Session::NewSession => {
-            let _ = unistd::setsid();
-            if prepared.terminal {
-                // SAFETY: TIOCSCTTY on fd 0 takes an integer argument (0: do not steal).
-                unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+            Session::NewSession => {
+                libc::setsid();
+                if prepared.terminal {
+                    // 0: take the terminal only if no other session holds it.
+                    libc::ioctl(0, libc::TIOCSCTTY, 0);
+                }
             }
+            Session::Inherit => {}
         }
-        Session::Inherit => {}
     }
     // The command starts with exactly the mask and ignored signals rinit was given.
     signals::hand_back(inherited);
 
     let mut listen_pid = [0u8; 32];
     if let Some(index) = prepared.listen_pid {
-        write_listen_pid(&mut listen_pid, unistd::getpid().as_raw());
+        write_listen_pid(&mut listen_pid, sys::pid());
         // A write into the child's own copy of the array: no allocation after fork.
         prepared.envp[index] = listen_pid.as_ptr().cast();
     }
@@ -222,10 +220,10 @@ fn child(
             }
         }
     }
-    let bytes = (failure as i32).to_ne_bytes();
+    let bytes = failure.0.to_ne_bytes();
     // SAFETY: write and _exit are async-signal-safe; `bytes` is a live 4-byte buffer.
     unsafe {
-        libc::write(report.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
+        libc::write(report, bytes.as_ptr().cast(), bytes.len());
         libc::_exit(error::NOT_FOUND.into())
     }
 }
@@ -252,12 +250,15 @@ fn write_listen_pid(buffer: &mut [u8; 32], pid: i32) {
 }
 
 /// Reads the child's report: nothing (EOF at exec) on success, its errno on failure.
-fn exec_error(report: OwnedFd) -> Option<Errno> {
+fn exec_error(report: i32) -> Option<Errno> {
     let mut bytes = [0u8; 4];
-    let mut file = File::from(report);
-    match file.read_exact(&mut bytes) {
-        Ok(()) => Some(Errno::from_raw(i32::from_ne_bytes(bytes))),
-        Err(_) => None,
+    loop {
+        // SAFETY: reads at most 4 bytes into a live 4-byte buffer.
+        match unsafe { libc::read(report, bytes.as_mut_ptr().cast(), bytes.len()) } {
+            4 => return Some(Errno(i32::from_ne_bytes(bytes))),
+            -1 if Errno::last() == Errno::EINTR => {}
+            _ => return None,
+        }
     }
 }
 
@@ -267,12 +268,13 @@ fn exec_failed(settings: &Settings, errno: Errno) -> Error {
         Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR => error::NOT_EXECUTABLE,
         _ => error::SETUP,
     });
+    let command = settings
+        .command
+        .first()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     Error::Exec {
-        command: settings
-            .command
-            .first()
-            .map(|c| c.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        command: String::from_utf8_lossy(command).into_owned(),
         errno,
         code,
     }
@@ -284,12 +286,12 @@ mod tests {
 
     #[test]
     fn path_search_order() {
-        let found = search_path(OsStr::new("sh"), Some("/a::/b".into()));
+        let found = search_path(b"sh", Some(b"/a::/b"));
         assert_eq!(
             found,
             [b"/a/sh".to_vec(), b"./sh".to_vec(), b"/b/sh".to_vec()]
         );
-        assert_eq!(search_path(OsStr::new("./x"), None), [b"./x".to_vec()]);
+        assert_eq!(search_path(b"./x", None), [b"./x".to_vec()]);
     }
 
     #[test]

@@ -8,7 +8,10 @@ use crate::settings::Settings;
 use crate::shutdown::{self, Scope};
 use crate::signals::{self, Mask};
 use crate::spawn::Child;
-use std::time::Instant;
+use crate::sys;
+use alloc::format;
+use alloc::string::String;
+use core::time::Duration;
 
 pub struct Supervisor<'a> {
     settings: &'a Settings,
@@ -18,8 +21,9 @@ pub struct Supervisor<'a> {
     status: Option<u8>,
     children_left: bool,
     scope: Scope,
-    /// When the grace period started (first SIGTERM/SIGINT, or the command's exit).
-    grace_started: Option<Instant>,
+    /// When the grace period started (first SIGTERM/SIGINT, or the command's exit), on the
+    /// monotonic clock.
+    grace_started: Option<Duration>,
     grace_over: bool,
     rest_terminated: bool,
     /// Signals to drop once: the kernel's SIGHUP/SIGCONT from the terminal hand-over.
@@ -49,7 +53,7 @@ impl<'a> Supervisor<'a> {
                 .grace_started
                 .filter(|_| !self.grace_over)
                 .map(|start| start + self.settings.grace);
-            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = deadline.map(|d| d.saturating_sub(sys::now()));
             match signals::wait(listened, timeout) {
                 Some(libc::SIGCHLD) => {
                     self.children_left = reap::reap(self.settings, self.main, &mut self.status)
@@ -57,7 +61,7 @@ impl<'a> Supervisor<'a> {
                 Some(signal) => self.on_signal(signal),
                 None => {}
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(|d| sys::now() >= d) {
                 self.grace_over = true;
             }
             if let Some(code) = self.step() {
@@ -116,10 +120,10 @@ impl<'a> Supervisor<'a> {
             && matches!(received, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
         {
             // dumb-init's job control: the child was stopped, so rinit stops too until SIGCONT.
-            let _ = signals::send(std::process::id() as i32, libc::SIGSTOP);
+            let _ = signals::send(sys::pid(), libc::SIGSTOP);
         }
         if stopping && !settings.grace.is_zero() && self.grace_started.is_none() {
-            self.grace_started = Some(Instant::now());
+            self.grace_started = Some(sys::now());
         }
     }
 
@@ -152,7 +156,7 @@ impl<'a> Supervisor<'a> {
         }
         if !self.rest_terminated {
             self.rest_terminated = true;
-            self.grace_started.get_or_insert_with(Instant::now);
+            self.grace_started.get_or_insert_with(sys::now);
             shutdown::terminate_rest(settings, self.scope);
         }
         None

@@ -1,0 +1,165 @@
+//! The few operating-system services rinit needs beyond raw syscalls, wrapped once: errno,
+//! the monotonic clock, the environment, reading /proc, and writing to stdout and stderr. rinit
+//! is `no_std` (std's panic and backtrace machinery alone would triple its size), so these
+//! stand in for the parts of std it would otherwise use.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ffi::{c_char, CStr};
+use core::time::Duration;
+
+/// An error number from a failed syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub const ENOENT: Errno = Errno(libc::ENOENT);
+    pub const ENOTDIR: Errno = Errno(libc::ENOTDIR);
+    pub const EACCES: Errno = Errno(libc::EACCES);
+    pub const ENOEXEC: Errno = Errno(libc::ENOEXEC);
+    pub const EISDIR: Errno = Errno(libc::EISDIR);
+    pub const EAGAIN: Errno = Errno(libc::EAGAIN);
+    pub const EINTR: Errno = Errno(libc::EINTR);
+    pub const EINVAL: Errno = Errno(libc::EINVAL);
+
+    /// The calling thread's errno, right after a call failed.
+    pub fn last() -> Self {
+        // SAFETY: errno's location is valid for the life of the thread.
+        Errno(unsafe { *libc::__errno_location() })
+    }
+
+    /// `Ok` for a syscall's non-negative return, the errno for -1.
+    pub fn result<T: Copy + PartialEq + From<i8>>(value: T) -> Result<T, Errno> {
+        match value == T::from(-1) {
+            true => Err(Errno::last()),
+            false => Ok(value),
+        }
+    }
+
+    /// strerror's text, lower-cased to read as the tail of a sentence: "permission denied".
+    pub fn describe(self) -> String {
+        // SAFETY: strerror returns a NUL-terminated string, valid until the next call; rinit
+        // is single-threaded and copies it at once.
+        let text = unsafe { CStr::from_ptr(libc::strerror(self.0)) };
+        let mut text = String::from_utf8_lossy(text.to_bytes()).into_owned();
+        if let Some(first) = text.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        text
+    }
+}
+
+impl core::fmt::Display for Errno {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// Time since an arbitrary fixed point, never going backwards.
+pub fn now() -> Duration {
+    let mut spec = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `spec` is a live timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut spec) };
+    Duration::new(spec.tv_sec as u64, spec.tv_nsec as u32)
+}
+
+extern "C" {
+    /// The process environment, as execve passes it on.
+    static environ: *const *const c_char;
+}
+
+/// The `NAME=value` strings of the environment, in order.
+pub fn environment() -> Vec<&'static CStr> {
+    let mut entries = Vec::new();
+    // SAFETY: environ is a null-terminated array of NUL-terminated strings, which rinit never
+    // changes, so they live as long as the process.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            entries.push(CStr::from_ptr(*entry));
+            entry = entry.add(1);
+        }
+    }
+    entries
+}
+
+/// The value of environment variable `name`, as bytes.
+pub fn getenv(name: &str) -> Option<Vec<u8>> {
+    environment().into_iter().find_map(|entry| {
+        let rest = entry.to_bytes().strip_prefix(name.as_bytes())?;
+        rest.strip_prefix(b"=").map(<[u8]>::to_vec)
+    })
+}
+
+/// The whole content of a (small, /proc) file, or `None` if it cannot be read.
+pub fn read_file(path: &str) -> Option<Vec<u8>> {
+    let path = alloc::ffi::CString::new(path).ok()?;
+    // SAFETY: `path` is NUL-terminated; the descriptor is closed below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    let mut content = Vec::new();
+    let mut buffer = [0u8; 1024];
+    let done = loop {
+        // SAFETY: reads into a live buffer of the given length.
+        match unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) } {
+            0 => break true,
+            n if n > 0 => content.extend_from_slice(&buffer[..n as usize]),
+            _ if Errno::last() == Errno::EINTR => {}
+            _ => break false,
+        }
+    };
+    // SAFETY: closes the descriptor opened above.
+    unsafe { libc::close(fd) };
+    done.then_some(content)
+}
+
+/// The numeric entries of /proc: every process this PID namespace shows.
+pub fn processes() -> Vec<i32> {
+    let mut pids = Vec::new();
+    // SAFETY: opendir/readdir/closedir on a directory stream used only here; each entry's name
+    // is NUL-terminated and read before the next readdir.
+    unsafe {
+        let dir = libc::opendir(c"/proc".as_ptr());
+        if dir.is_null() {
+            return pids;
+        }
+        loop {
+            let entry = libc::readdir(dir);
+            if entry.is_null() {
+                break;
+            }
+            let name = CStr::from_ptr((*entry).d_name.as_ptr());
+            if let Some(pid) = core::str::from_utf8(name.to_bytes())
+                .ok()
+                .and_then(|n| n.parse().ok())
+            {
+                pids.push(pid);
+            }
+        }
+        libc::closedir(dir);
+    }
+    pids
+}
+
+/// Writes all of `bytes` to `fd`; a failure (closed pipe, full disk) is dropped.
+pub fn write_all(fd: i32, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: writes from a live slice of the given length.
+        match unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) } {
+            n if n > 0 => bytes = &bytes[n as usize..],
+            _ if Errno::last() == Errno::EINTR => {}
+            _ => return,
+        }
+    }
+}
+
+/// rinit's own pid.
+pub fn pid() -> i32 {
+    // SAFETY: getpid has no arguments and cannot fail.
+    unsafe { libc::getpid() }
+}
