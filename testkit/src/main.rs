@@ -9,6 +9,8 @@
 //! - `zombies SECONDS`: waits up to SECONDS for zero zombies; prints how many are left.
 //! - `adopted`: double-forks a sleeper, then prints its own parent's pid and the sleeper's new
 //!   parent pid (equal when the parent is a subreaper).
+//! - `latency`: blocks SIGUSR1 and, for each one received, writes the CLOCK_MONOTONIC time
+//!   in nanoseconds as a line on stdout; exits on SIGTERM.
 //! - `show`: prints its blocked and ignored signal masks, open fds, pgid, sid and the
 //!   terminal's foreground group.
 
@@ -39,6 +41,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         "orphans" => orphans(arg(1).parse().unwrap_or(1000)),
         "zombies" => zombies(arg(1).parse().unwrap_or(10)),
         "adopted" => adopted(),
+        "latency" => latency(),
         "show" => show(),
         _ => {
             eprintln!("usage: rinit-testkit record|worker|orphans|zombies|show ...");
@@ -108,6 +111,18 @@ fn orphans(count: usize) -> i32 {
                 libc::waitpid(child, std::ptr::null_mut(), 0);
             },
         }
+    }
+    0
+}
+
+fn latency() -> i32 {
+    let listened = Mask::of(&[libc::SIGUSR1, libc::SIGTERM]);
+    signals::set_mask(listened).expect("block signals");
+    println!("ready");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    while signals::wait(listened, None) == Some(libc::SIGUSR1) {
+        let line = format!("{}\n", rinit::sys::now().as_nanos());
+        rinit::sys::write_all(1, line.as_bytes());
     }
     0
 }
