@@ -34,7 +34,8 @@ fn grandchild_sees_usr1(
 ) -> bool {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let record = scratch.path(&format!("record-{call}"));
+    let name_in_scratch = format!("record-{call}");
+    let record = scratch.path(&name_in_scratch);
     let script = format!(
         "{} record {record} & trap 'echo got-usr1' USR1; trap 'exit 0' TERM; \
          until [ -s {record} ]; do sleep 0.01; done; echo up; while :; do sleep 0.02; done",
@@ -45,9 +46,7 @@ fn grandchild_sees_usr1(
     let mut command = namespace_command(&scratch.link_as(name), &full);
     command.stdin(Stdio::null()).envs(env.iter().copied());
     let ns = Namespace::start_command(command);
-    assert!(eventually(TEN_SECONDS, || std::fs::read_to_string(&record)
-        .unwrap_or_default()
-        .contains("ready")));
+    scratch.wait_for(&name_in_scratch, "ready");
     std::thread::sleep(Duration::from_millis(100));
     ns.signal(libc::SIGUSR1);
     let seen = eventually(Duration::from_millis(800), || {
@@ -266,9 +265,7 @@ fn rewrites_take_names_and_numbers_and_drop_signals_rewritten_to_0() {
             &record,
         ],
     );
-    assert!(eventually(TEN_SECONDS, || scratch
-        .read("record")
-        .contains("ready")));
+    scratch.wait_for("record", "ready");
     for signal in [libc::SIGHUP, libc::SIGUSR2, libc::SIGUSR1, libc::SIGTERM] {
         ns.signal(signal);
         std::thread::sleep(Duration::from_millis(100));
@@ -306,9 +303,7 @@ fn dumb_init_job_control_stops_and_continues_with_the_child() {
             &record,
         ],
     ));
-    assert!(eventually(TEN_SECONDS, || scratch
-        .read("record")
-        .contains("ready")));
+    scratch.wait_for("record", "ready");
     let pid1 = children(pty.pid())[0];
     let dumb = children(pid1)[0];
     let recorder = children(dumb)[0];

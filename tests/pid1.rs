@@ -112,9 +112,7 @@ fn every_catchable_signal_reaches_the_child() {
     let scratch = Scratch::new("signals");
     let record = scratch.path("record");
     let ns = Namespace::rinit(&[&testkit(), "record", &record]);
-    assert!(eventually(Duration::from_secs(10), || scratch
-        .read("record")
-        .contains("ready")));
+    scratch.wait_for("record", "ready");
     let never = [
         libc::SIGKILL,
         libc::SIGSTOP,
@@ -165,9 +163,7 @@ fn a_grandchild_in_the_group_gets_sigterm() {
         testkit()
     );
     let ns = Namespace::rinit(&["sh", "-c", &script]);
-    assert!(eventually(Duration::from_secs(10), || scratch
-        .read("record")
-        .contains("ready")));
+    scratch.wait_for("record", "ready");
     ns.signal(libc::SIGTERM);
     let out = ns.finish(Duration::from_secs(10));
     assert_eq!(out.code, 0, "{out:?}");

@@ -91,9 +91,7 @@ fn a_second_sigterm_is_forwarded_again_and_does_not_restart_the_grace_period() {
         "trap 'echo 15 >> {record}' TERM; echo ready > {record}; while :; do sleep 0.05; done"
     );
     let ns = Namespace::rinit(&["--grace", "2s", "-r", "INT:TERM", "sh", "-c", &script]);
-    assert!(eventually(Duration::from_secs(10), || scratch
-        .read("record")
-        .contains("ready")));
+    scratch.wait_for("record", "ready");
     let start = Instant::now();
     ns.signal(libc::SIGINT); // rewritten to SIGTERM, which starts the grace period
     std::thread::sleep(Duration::from_millis(1200));

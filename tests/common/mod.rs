@@ -63,6 +63,12 @@ impl Scratch {
         String::from_utf8_lossy(&self.bytes(name)).into_owned()
     }
 
+    /// Waits up to 10 s for file `name` to contain `text` (a helper's "ready"); fails if not.
+    pub fn wait_for(&self, name: &str, text: &str) {
+        let seen = eventually(Duration::from_secs(10), || self.read(name).contains(text));
+        assert!(seen, "no '{text}' in {name}: {}", self.read(name));
+    }
+
     pub fn bytes(&self, name: &str) -> Vec<u8> {
         fs::read(self.0.join(name)).unwrap_or_default()
     }
