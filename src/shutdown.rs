@@ -87,11 +87,9 @@ pub fn kill_rest(settings: &Settings, scope: Scope, since: Option<Duration>) {
 
 /// Every pid in /proc but rinit's own.
 fn others(own: i32) -> Vec<i32> {
-    parents()
-        .into_iter()
-        .map(|(pid, _)| pid)
-        .filter(|pid| *pid != own)
-        .collect()
+    let mut pids = sys::processes();
+    pids.retain(|pid| *pid != own);
+    pids
 }
 
 /// rinit's descendants: children, their children, and so on, whatever session or group.
