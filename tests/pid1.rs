@@ -326,3 +326,48 @@ fn a_fork_failure_is_reported_with_its_reason() {
         "rinit: fork: resource temporarily unavailable (process limit reached: pids cgroup or RLIMIT_NPROC)\n"
     );
 }
+
+#[test]
+fn job_control_signals_are_forwarded_and_never_stop_rinit_and_v_logs_them() {
+    let scratch = Scratch::new("tty-signals");
+    let record = scratch.path("record");
+    // Not PID 1 here (PID 1 cannot be stopped at all): a shell is, and rinit is its child.
+    let script = format!(
+        "{} -v -- {} record {record}; sleep 30",
+        rinit().display(),
+        testkit()
+    );
+    let ns = Namespace::start("sh", &["-c", &script]);
+    scratch.wait_for("record", "ready");
+    let rinit_pid = children(ns.pid1())[0];
+    for signal in [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+        // SAFETY: a signal to the rinit this test started.
+        unsafe { libc::kill(rinit_pid, signal) };
+        let line = format!("\n{signal}\n");
+        scratch.wait_for("record", &line[1..]);
+        assert_ne!(
+            state(rinit_pid),
+            'T',
+            "rinit was stopped by signal {signal}"
+        );
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(rinit_pid, libc::SIGTERM) };
+    scratch.wait_for("record", "15\n");
+    assert!(eventually(Duration::from_secs(10), || children(ns.pid1())
+        .iter()
+        .all(|pid| *pid != rinit_pid)));
+    let out = ns.finish_now();
+    assert!(
+        out.stderr.contains("rinit: received SIGTSTP"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("rinit: forwarded SIGTSTP to process group"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("exited: exit code 0"), "{}", out.stderr);
+}

@@ -187,6 +187,13 @@ impl Namespace {
         }
     }
 
+    /// Ends the namespace now and returns what it printed so far.
+    pub fn finish_now(self) -> Outcome {
+        // SAFETY: SIGKILL to the unshare this harness started; --kill-child ends its namespace.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        self.finish(Duration::from_secs(10))
+    }
+
     /// Ends the namespace now: SIGKILL to unshare, whose --kill-child kills PID 1 and with it
     /// every process in the namespace.
     pub fn kill(mut self) {
