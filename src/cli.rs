@@ -345,7 +345,7 @@ impl Parser {
         signals::parse(value).ok_or_else(|| {
             self.usage(format!(
                 "{source}: '{value}' is not a signal (use a name like TERM or SIGRTMIN+1, or a number 1-{})",
-                signals::max()
+                signals::RTMAX
             ))
         })
     }

@@ -197,34 +197,28 @@ pub const RTMIN: i32 = 34;
 /// The highest signal number.
 pub const RTMAX: i32 = 64;
 
-/// The highest signal number, for messages.
-pub fn max() -> i32 {
-    RTMAX
-}
-
 /// Parses `TERM`, `SIGTERM`, `sigterm`, `15`, `RTMIN`, `RTMIN+3`, `SIGRTMAX-1`.
 pub fn parse(text: &str) -> Option<i32> {
     if let Ok(number) = text.parse::<i32>() {
-        return (1..=max()).contains(&number).then_some(number);
+        return (1..=RTMAX).contains(&number).then_some(number);
     }
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let (rtmin, rtmax) = (RTMIN, RTMAX);
     let realtime = |base: i32, rest: &str, sign: i32| -> Option<i32> {
         let offset = match rest {
             "" => 0,
             _ => rest.parse::<i32>().ok()?,
         };
         let number = base + sign * offset;
-        (rtmin..=rtmax).contains(&number).then_some(number)
+        (RTMIN..=RTMAX).contains(&number).then_some(number)
     };
     if let Some(rest) = name.strip_prefix("RTMIN") {
-        return realtime(rtmin, rest.strip_prefix('+').unwrap_or(rest), 1);
+        return realtime(RTMIN, rest.strip_prefix('+').unwrap_or(rest), 1);
     }
     if let Some(rest) = name.strip_prefix("RTMAX") {
         return match rest.strip_prefix('-') {
-            Some(offset) => realtime(rtmax, offset, -1),
-            None if rest.is_empty() => Some(rtmax),
+            Some(offset) => realtime(RTMAX, offset, -1),
+            None if rest.is_empty() => Some(RTMAX),
             None => None,
         };
     }
@@ -285,7 +279,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for signal in 1..=max() {
+        for signal in 1..=RTMAX {
             if let Some(parsed) = parse(&name(signal)) {
                 assert_eq!(parsed, signal);
             }

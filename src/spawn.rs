@@ -108,12 +108,15 @@ fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
         .collect::<Result<Vec<_>, _>>()?;
 
     let own = alloc::format!("LISTEN_PID={}", sys::pid());
-    let environment = sys::environment();
-    // Socket activation: LISTEN_PID names rinit, but the child is the one listening.
-    let listen_pid = environment
-        .iter()
-        .position(|e| e.to_bytes() == own.as_bytes());
-    let mut envp: Vec<*const c_char> = environment.iter().map(|e| e.as_ptr()).collect();
+    let mut listen_pid = None;
+    let mut envp = Vec::new();
+    for (index, entry) in sys::environment().enumerate() {
+        // Socket activation: LISTEN_PID names rinit, but the child is the one listening.
+        if entry.to_bytes() == own.as_bytes() {
+            listen_pid = Some(index);
+        }
+        envp.push(entry.as_ptr());
+    }
     envp.push(core::ptr::null());
     let mut argv: Vec<*const c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
     argv.push(core::ptr::null());

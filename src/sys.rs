@@ -71,24 +71,27 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-/// The `NAME=value` strings of the environment, in order.
-pub fn environment() -> Vec<&'static CStr> {
-    let mut entries = Vec::new();
+/// The `NAME=value` strings of the environment, in order, read in place (nothing is copied).
+pub fn environment() -> impl Iterator<Item = &'static CStr> {
     // SAFETY: environ is a null-terminated array of NUL-terminated strings, which rinit never
     // changes, so they live as long as the process.
-    unsafe {
-        let mut entry = environ;
-        while !entry.is_null() && !(*entry).is_null() {
-            entries.push(CStr::from_ptr(*entry));
+    let mut entry = unsafe { environ };
+    core::iter::from_fn(move || {
+        // SAFETY: as above; `entry` never moves past the terminating null pointer.
+        unsafe {
+            if entry.is_null() || (*entry).is_null() {
+                return None;
+            }
+            let current = CStr::from_ptr(*entry);
             entry = entry.add(1);
+            Some(current)
         }
-    }
-    entries
+    })
 }
 
 /// The value of environment variable `name`, as bytes.
 pub fn getenv(name: &str) -> Option<Vec<u8>> {
-    environment().into_iter().find_map(|entry| {
+    environment().find_map(|entry| {
         let rest = entry.to_bytes().strip_prefix(name.as_bytes())?;
         rest.strip_prefix(b"=").map(<[u8]>::to_vec)
     })
