@@ -119,20 +119,16 @@ impl Runc {
 
     /// Waits for `runc run` to end; returns the container's exit code.
     fn wait(&mut self, timeout: Duration) -> i32 {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.run.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            if Instant::now() > deadline {
-                let _ = output("runc", &["kill", &self.id, "KILL"]);
-                let _ = self.run.wait();
-                panic!(
-                    "container did not end within {timeout:?}: {}",
-                    self.stdout()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        let id = &self.id;
+        let ended = wait_or_stop(&mut self.run, timeout, |_| {
+            let _ = output("runc", &["kill", id, "KILL"]);
+        });
+        match ended {
+            Some(status) => status.code().unwrap_or(-1),
+            None => panic!(
+                "container did not end within {timeout:?}: {}",
+                self.stdout()
+            ),
         }
     }
 }

@@ -160,21 +160,14 @@ impl Namespace {
     /// Waits for the namespace to end; on timeout kills unshare (its --kill-child takes the
     /// namespace down) and fails the test.
     pub fn finish(mut self, timeout: Duration) -> Outcome {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait unshare") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "did not finish within {timeout:?}\nstdout: {}\nstderr: {}",
-                    self.scratch.read("stdout"),
-                    self.scratch.read("stderr")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        let Some(status) = wait_or_stop(&mut self.child, timeout, |unshare| {
+            let _ = unshare.kill();
+        }) else {
+            panic!(
+                "did not finish within {timeout:?}\nstdout: {}\nstderr: {}",
+                self.scratch.read("stdout"),
+                self.scratch.read("stderr")
+            );
         };
         use std::os::unix::process::ExitStatusExt;
         Outcome {
@@ -199,6 +192,27 @@ impl Namespace {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `child` until it exits, for up to `timeout`. Past that, `stop` ends it (each caller
+/// knows how: SIGKILL to unshare, `runc kill`), it is reaped, and the answer is `None`.
+pub fn wait_or_stop(
+    child: &mut Child,
+    timeout: Duration,
+    stop: impl FnOnce(&mut Child),
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child") {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            stop(child);
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -312,22 +326,25 @@ impl Pty {
 
     /// Waits for the command to end (killing it after `timeout`); returns its exit code.
     pub fn finish(&mut self, timeout: Duration) -> i32 {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                std::thread::sleep(Duration::from_millis(50)); // let the reader drain
-                return status.code().unwrap_or(-1);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "did not finish within {timeout:?}; screen: {}",
-                    self.screen()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let Some(status) = wait_or_stop(&mut self.child, timeout, |child| {
+            let _ = child.kill();
+        }) else {
+            panic!(
+                "did not finish within {timeout:?}; screen: {}",
+                self.screen()
+            );
+        };
+        std::thread::sleep(Duration::from_millis(50)); // let the reader drain
+        status.code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Pty {
+    /// A test that fails before `finish` still ends what it started: SIGKILL to the session
+    /// leader it spawned (unshare, whose --kill-child takes the namespace down).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
