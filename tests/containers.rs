@@ -272,6 +272,8 @@ impl Image {
             &[
                 "build",
                 "--quiet",
+                // Only the final image, which Drop removes: no intermediate layers left behind.
+                "--layers=false",
                 "--file",
                 &dockerfile.display().to_string(),
                 "--tag",
