@@ -69,9 +69,11 @@ Options (each also read from the environment variable shown):
                           [RINIT_GROUP=1]
   -r, --rewrite S:R       forward signal S as R; R=0 drops S; repeatable; names or
                           numbers, e.g. TERM:QUIT or SIGRTMIN+1:USR1 [RINIT_REWRITE=S:R,...]
-      --grace DURATION    after SIGTERM/SIGINT, or once the child exits, give every process
-                          left this long before SIGKILL: 500ms, 5s, 1m or seconds;
-                          0 exits at once (default 5s) [RINIT_GRACE]
+      --grace DURATION    once COMMAND has exited by itself, the processes left get this
+                          long after SIGTERM before SIGKILL (default 5s). A stop
+                          (SIGTERM/SIGINT) has no deadline of rinit's own unless
+                          --grace is given: the sender's applies (docker stop -t N).
+                          500ms, 5s, 1m or seconds; 0 exits with COMMAND [RINIT_GRACE]
   -s, --subreaper         register as child subreaper when not PID 1, or fail
                           [RINIT_SUBREAPER=1]
   -p, --pdeathsig SIGNAL  receive SIGNAL when rinit's parent dies [RINIT_PDEATHSIG]
@@ -208,6 +210,7 @@ impl Parser {
         }
         if let Some(value) = text("RINIT_GRACE")? {
             self.settings.grace = self.duration("RINIT_GRACE", &value)?;
+            self.settings.grace_given = true;
         }
         if let Some(value) = text("RINIT_REMAP_EXIT")? {
             for item in list(&value) {
@@ -282,7 +285,10 @@ impl Parser {
                     Opt::RemapExit => remap_from_flags.push(self.exit_code(&name, &value)?),
                     Opt::Rewrite => rewrite_from_flags.push(self.rewrite(&name, &value)?),
                     Opt::Pause => self.settings.pause = true,
-                    Opt::Grace => self.settings.grace = self.duration(&name, &value)?,
+                    Opt::Grace => {
+                        self.settings.grace = self.duration(&name, &value)?;
+                        self.settings.grace_given = true;
+                    }
                 }
             }
         }
@@ -415,7 +421,10 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
         .filter(|item| !item.is_empty())
 }
 
-/// `500ms`, `5s`, `1.5s`, `2m`, or a plain number of seconds; exact to the nanosecond.
+/// `500ms`, `5s`, `1.5s`, `2m`, or a plain number of seconds; exact to the nanosecond. A
+/// value longer than the clock can count (about 584 billion years) saturates to
+/// `Duration::MAX`, which means no deadline; a non-zero value shorter than a nanosecond is one
+/// nanosecond, never zero (which would mean "exit at once").
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let (number, nanos_per_unit): (&str, u128) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1_000_000)
@@ -431,19 +440,30 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
         return None;
     }
-    let mut nanos: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    nanos = nanos.checked_mul(nanos_per_unit)?;
-    let mut scale = nanos_per_unit;
-    for digit in fraction.bytes().take(18) {
-        scale /= 10;
-        nanos += u128::from(digit - b'0') * scale;
+    let max = Duration::MAX.as_nanos();
+    // Leading zeros never overflow; any other digit past the clock's range saturates.
+    let mut nanos: u128 = 0;
+    for digit in whole.bytes() {
+        nanos = nanos
+            .saturating_mul(10)
+            .saturating_add(u128::from(digit - b'0'));
     }
-    let seconds = u64::try_from(nanos / 1_000_000_000).ok()?;
-    Some(Duration::new(seconds, (nanos % 1_000_000_000) as u32))
+    nanos = nanos.saturating_mul(nanos_per_unit);
+    let mut scale = nanos_per_unit;
+    for digit in fraction.bytes() {
+        scale /= 10;
+        nanos = nanos.saturating_add(u128::from(digit - b'0') * scale);
+    }
+    if nanos == 0 && fraction.bytes().any(|b| b != b'0') {
+        nanos = 1;
+    }
+    if nanos >= max {
+        return Some(Duration::MAX);
+    }
+    Some(Duration::new(
+        (nanos / 1_000_000_000) as u64,
+        (nanos % 1_000_000_000) as u32,
+    ))
 }
 
 const LICENSE: &str = include_str!("../LICENSE");
@@ -640,6 +660,34 @@ mod tests {
         for bad in ["", "s", "ms", ".", "-1", "1h", "1e3", "five", "1.2.3", "+1"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn huge_and_tiny_durations_saturate_never_overflow() {
+        for huge in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "307445734561825860m",
+            "99999999999999999999999999999999999999999999999999m",
+            "18446744073709551615.999999999999999999999999999999",
+        ] {
+            // Near or at the clock's limit: any deadline this far out is no deadline.
+            let parsed = parse_duration(huge).map_or(0, |d| d.as_secs());
+            assert!(parsed >= 18_446_744_073_709_551_600, "{huge}: {parsed}");
+        }
+        assert_eq!(
+            parse_duration("0.000000000000000000000000000001"),
+            Some(Duration::from_nanos(1))
+        );
+        assert_eq!(
+            parse_duration("1.123456789123456789123456789123"),
+            Some(Duration::new(1, 123_456_789))
+        );
+        assert_eq!(
+            parse_duration("000000000000000000000000000000005s"),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(parse_duration("0.000"), Some(Duration::ZERO));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! The life of an init, one module per step: [`cli`] reads the command line, environment and
 //! program name into [`settings::Settings`]; [`signals`] blocks signals and owns the signal
 //! table; [`reap`] registers as subreaper and collects exits; [`spawn`] starts the command;
-//! [`supervise`] runs the signal loop; [`shutdown`] ends what is left; [`sys`] wraps the few
+//! [`supervise`] runs the signal loop, whose decisions [`phases`] makes; [`shutdown`] reaches
+//! and waits for what is left at the end; [`sys`] wraps the few
 //! OS services std would otherwise provide.
 //!
 //! The library is `no_std` (with `alloc`): std's panic and backtrace machinery would be most of
@@ -17,6 +18,7 @@ extern crate alloc;
 pub mod cli;
 pub mod error;
 pub mod log;
+pub mod phases;
 pub mod reap;
 pub mod settings;
 pub mod shutdown;
@@ -36,6 +38,7 @@ pub fn run(settings: &Settings) -> u8 {
 
 fn supervise(settings: &Settings) -> Result<u8, Error> {
     let inherited = signals::take_over()?;
+    let listener = signals::Listener::open(signals::Mask::asynchronous())?;
     if let Some(signal) = settings.parent_death_signal {
         signals::on_parent_death(signal)?;
     }
@@ -44,5 +47,5 @@ fn supervise(settings: &Settings) -> Result<u8, Error> {
         true => None,
         false => Some(spawn::spawn(settings, &inherited)?),
     };
-    Ok(supervise::Supervisor::new(settings, child).run())
+    Ok(supervise::Supervisor::new(settings, child, listener).run())
 }

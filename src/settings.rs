@@ -84,8 +84,12 @@ pub struct Settings {
     pub remap_exit: Vec<u8>,
     /// `(received, forwarded)`; forwarded 0 drops the signal.
     pub rewrite: Vec<(i32, i32)>,
-    /// How long processes get between SIGTERM and SIGKILL; zero exits at once.
+    /// How long the processes left after a natural exit get between SIGTERM and SIGKILL; zero
+    /// exits with the command, as tini does. `Duration::MAX`: no deadline.
     pub grace: Duration,
+    /// `--grace` or `RINIT_GRACE` was given: the grace then also bounds a stop, from the first
+    /// SIGTERM/SIGINT. Otherwise whoever sent the stop signal owns the deadline.
+    pub grace_given: bool,
     /// dumb-init: after forwarding SIGTSTP/SIGTTIN/SIGTTOU, stop rinit itself.
     pub stop_with_child: bool,
     /// dumb-init: SIGTERM the child's group when the child exits.
@@ -95,8 +99,8 @@ pub struct Settings {
     pub exec_failure_code: Option<u8>,
 }
 
-/// rinit's shutdown grace: half of docker's 10 s stop timeout, so rinit's own SIGKILL and the
-/// reaping after it finish before docker's.
+/// How long the processes left after the command exited by itself get before SIGKILL, when
+/// nobody else bounds the wait (no stop signal came).
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 impl Settings {
@@ -115,6 +119,7 @@ impl Settings {
             remap_exit: Vec::new(),
             rewrite: Vec::new(),
             grace: DEFAULT_GRACE,
+            grace_given: false,
             stop_with_child: false,
             term_group_on_exit: false,
             exec_failure_code: None,

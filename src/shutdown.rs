@@ -1,129 +1,285 @@
-//! Shutdown: every process rinit is responsible for gets SIGTERM (and SIGCONT, so a stopped one
-//! can act on it), time to finish, then SIGKILL. As PID 1 that is the whole PID namespace; as a
-//! subreaper it is exactly rinit's descendants, never `kill(-1)`, which would reach every
-//! process of the user on the host.
+//! Shutdown's reach: who "every process left" is, how they are signalled, and how rinit waits
+//! for those that send it no SIGCHLD.
+//!
+//! As PID 1 it is the whole PID namespace: `kill(-1)` reaches all of it, and processes that are
+//! not rinit's children (a shell entered with `docker exec` or `nsenter`) are waited for through
+//! pidfds. As a subreaper it is exactly rinit's descendants, found through /proc and signalled
+//! through pidfds, never `kill(-1)`, which would reach every process of the user on the host.
+//! /proc is trusted only when it is this namespace's; without it rinit reaches what it can
+//! name by itself: the command and its process group.
 
-use crate::log::INFO;
-use crate::reap;
+use crate::log::{INFO, WARN};
 use crate::say;
-use crate::settings::Settings;
-use crate::signals::{self, Mask};
-use crate::sys;
+use crate::settings::{Session, Settings};
+use crate::signals;
+use crate::sys::{self, Errno, Fd, Process};
 use alloc::format;
 use alloc::vec::Vec;
 use core::time::Duration;
+
+/// How often rinit checks again for processes left that it can neither wait for through a
+/// pidfd nor be told of by SIGCHLD (no usable /proc, or no pidfds).
+pub const RECHECK: Duration = Duration::from_millis(250);
 
 /// Who "everyone left" is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// rinit is PID 1: everything else in the namespace.
     Namespace,
-    /// rinit is not PID 1: its own descendants, found through /proc.
+    /// rinit is not PID 1: its own descendants.
     Descendants,
 }
 
-impl Scope {
-    pub fn current() -> Self {
-        if sys::pid() == 1 {
-            Scope::Namespace
-        } else {
-            Scope::Descendants
+/// Everyone left, as rinit reaches and waits for them during the shutdown.
+pub struct Rest {
+    scope: Scope,
+    own: i32,
+    /// The command's pid; its process group has the same id unless it shares rinit's.
+    command: Option<i32>,
+    own_group: bool,
+    /// `None` until first needed; then why /proc cannot list this namespace, if it cannot.
+    proc: Option<Option<&'static str>>,
+    /// Whether pidfds work here, once known (Linux >= 5.3).
+    pidfds: Option<bool>,
+    /// PID 1 only: pidfds of processes left that are not rinit's children.
+    watched: Vec<Fd>,
+    /// Processes are left that only a periodic check can see go.
+    recheck: bool,
+}
+
+impl Rest {
+    pub fn new(settings: &Settings, command: Option<i32>) -> Self {
+        let own = sys::pid();
+        Rest {
+            scope: match own {
+                1 => Scope::Namespace,
+                _ => Scope::Descendants,
+            },
+            own,
+            command,
+            own_group: settings.session != Session::Inherit,
+            proc: None,
+            pidfds: None,
+            watched: Vec::new(),
+            recheck: false,
         }
     }
 
-    /// Sends `signal` to everyone left; returns who was there, for the log.
-    pub fn signal(self, signal: i32) -> Vec<i32> {
-        let own = sys::pid();
-        let targets = match self {
-            Scope::Namespace => others(own),
-            Scope::Descendants => descendants(own),
-        };
-        match self {
-            // One kill(-1) reaches processes the /proc listing missed, even ones forked meanwhile.
-            Scope::Namespace => drop(signals::send(-1, signal)),
+    /// Sends `signal` to everyone left; `command_running` says whether the command is still
+    /// unreaped (its pid cannot have been reused then). Returns the pids reached, for the log.
+    pub fn signal(&mut self, settings: &Settings, signal: i32, command_running: bool) -> Vec<i32> {
+        let proc = self.proc_usable(settings);
+        match self.scope {
+            Scope::Namespace => {
+                let listed = match proc {
+                    true => self.others(),
+                    false => Vec::new(),
+                };
+                // One kill(-1) reaches every process of the namespace but rinit, even those
+                // forked after the listing; it never leaves the namespace.
+                let _ = signals::send(-1, signal);
+                listed
+            }
+            Scope::Descendants if proc => self.signal_descendants(settings, signal),
             Scope::Descendants => {
-                for pid in &targets {
-                    let _ = signals::send(*pid, signal);
+                let mut reached = Vec::new();
+                if let Some(command) = self.command {
+                    if command_running && signals::send(command, signal).is_ok() {
+                        reached.push(command);
+                    }
+                    // The group's id stays reserved while any member is left.
+                    if self.own_group && signals::send(-command, signal).is_ok() {
+                        reached.push(-command);
+                    }
                 }
+                reached
             }
         }
-        targets
     }
-}
 
-/// SIGTERM and SIGCONT to everyone left.
-pub fn terminate_rest(settings: &Settings, scope: Scope) {
-    let pids = scope.signal(libc::SIGTERM);
-    scope.signal(libc::SIGCONT);
-    say!(
-        settings,
-        INFO,
-        "sent SIGTERM to the processes left: {pids:?}"
-    );
-}
-
-/// SIGKILL to everyone left, repeated until no child is left to reap (a process may fork, or an
-/// orphan be re-parented to rinit, while this runs). `since` is when the grace period began.
-pub fn kill_rest(settings: &Settings, scope: Scope, since: Option<Duration>) {
-    let waited = since.map_or(Duration::ZERO, |start| sys::now().saturating_sub(start));
-    let mut unused = None;
-    loop {
-        let pids = scope.signal(libc::SIGKILL);
-        if !pids.is_empty() {
+    /// After reaping, while draining or killing: whether anyone rinit waits for is left.
+    /// `children_left`: waitpid saw a child still running.
+    pub fn left(&mut self, settings: &Settings, children_left: bool) -> bool {
+        self.recheck = false;
+        // A subreaper's descendants all become its children as their parents die: with no
+        // child left, none is left. PID 1 waits for its children the same way.
+        if children_left {
+            return true;
+        }
+        if self.scope == Scope::Descendants {
+            return false;
+        }
+        // PID 1: processes entered into the namespace from outside (setns) have their parent
+        // outside it; they send rinit no SIGCHLD.
+        self.watched.retain(|pidfd| !exited(pidfd));
+        if !self.watched.is_empty() {
+            return true;
+        }
+        if !self.proc_usable(settings) {
+            // kill(-1, 0) checks every process of the namespace but rinit: ESRCH when none.
+            self.recheck = signals::send(-1, 0) != Err(Errno::ESRCH);
+            if self.recheck {
+                say!(
+                    settings,
+                    INFO,
+                    "processes left that are not rinit's children; checking every {} ms",
+                    RECHECK.as_millis()
+                );
+            }
+            return self.recheck;
+        }
+        let others = self.others();
+        for pid in &others {
+            match sys::pidfd_open(*pid) {
+                Ok(pidfd) => self.watched.push(pidfd),
+                Err(Errno::ENOSYS) => self.recheck = true,
+                Err(_) => {} // gone since the listing
+            }
+        }
+        if !others.is_empty() {
             say!(
                 settings,
                 INFO,
-                "sent SIGKILL after {} ms to {pids:?}",
-                waited.as_millis()
+                "waiting for processes that are not rinit's children: {others:?} ({})",
+                match self.recheck {
+                    true => format!("no pidfds: checking every {} ms", RECHECK.as_millis()),
+                    false => "through pidfds".into(),
+                }
             );
         }
-        if !reap::reap(settings, None, &mut unused) {
-            return;
+        !self.watched.is_empty() || self.recheck
+    }
+
+    /// Descriptors to wait on besides the signals: pidfds of processes left that are not
+    /// rinit's children.
+    pub fn watched(&self) -> impl Iterator<Item = i32> + '_ {
+        self.watched.iter().map(Fd::raw)
+    }
+
+    /// How soon to look again without an event, when something left cannot be waited for.
+    pub fn recheck(&self) -> Option<Duration> {
+        self.recheck.then_some(RECHECK)
+    }
+
+    /// Checks /proc once, and says so once if it cannot be used.
+    fn proc_usable(&mut self, settings: &Settings) -> bool {
+        let problem = *self.proc.get_or_insert_with(|| {
+            let problem = sys::proc_unusable();
+            if let Some(problem) = problem {
+                match self.scope {
+                    Scope::Namespace => say!(
+                        settings,
+                        INFO,
+                        "{problem}: the processes left are reached with kill(-1) and checked \
+                         every {} ms",
+                        RECHECK.as_millis()
+                    ),
+                    Scope::Descendants => say!(
+                        settings,
+                        WARN,
+                        "{problem}: the shutdown reaches only the command and its process group"
+                    ),
+                }
+            }
+            problem
+        });
+        problem.is_none()
+    }
+
+    /// Every live process of the namespace but rinit (PID 1 with a usable /proc).
+    fn others(&self) -> Vec<i32> {
+        table()
+            .into_iter()
+            .filter(|p| p.pid != self.own && !p.zombie)
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Signals rinit's descendants through pidfds, each checked after opening to still descend
+    /// from rinit, so that a pid reused since the listing is never signalled.
+    fn signal_descendants(&mut self, settings: &Settings, signal: i32) -> Vec<i32> {
+        let found = descendants(self.own, &table());
+        let mut reached = Vec::new();
+        for pid in &found {
+            let sent = match sys::pidfd_open(*pid) {
+                Ok(pidfd) => {
+                    self.say_pidfds(settings, true);
+                    // A live process keeps its pid: if the one at this pid still descends from
+                    // rinit, it is the pidfd's; if the pidfd's has died, the send fails.
+                    let still_ours = sys::process(*pid)
+                        .is_some_and(|p| p.parent == self.own || found.contains(&p.parent));
+                    still_ours && sys::pidfd_send_signal(&pidfd, signal).is_ok()
+                }
+                Err(Errno::ENOSYS) => {
+                    self.say_pidfds(settings, false);
+                    signals::send(*pid, signal).is_ok()
+                }
+                Err(_) => false, // gone since the listing
+            };
+            if sent {
+                reached.push(*pid);
+            }
         }
-        // A killed process is gone within moments; wake on its SIGCHLD, or look again soon.
-        signals::wait(Mask::of(&[libc::SIGCHLD]), Some(Duration::from_millis(20)));
+        reached
+    }
+
+    fn say_pidfds(&mut self, settings: &Settings, available: bool) {
+        if self.pidfds.replace(available).is_none() {
+            match available {
+                true => say!(settings, INFO, "signalling descendants through pidfds"),
+                false => say!(
+                    settings,
+                    INFO,
+                    "no pidfds (Linux < 5.3): signalling descendants by pid, as found in /proc"
+                ),
+            }
+        }
     }
 }
 
-/// Every pid in /proc but rinit's own.
-fn others(own: i32) -> Vec<i32> {
-    let mut pids = sys::processes();
-    pids.retain(|pid| *pid != own);
-    pids
+/// Whether the process behind `pidfd` has exited (its pidfd polls readable).
+fn exited(pidfd: &Fd) -> bool {
+    sys::poll_readable(&[pidfd.raw()], Some(Duration::ZERO))[0]
 }
 
-/// rinit's descendants: children, their children, and so on, whatever session or group.
-fn descendants(own: i32) -> Vec<i32> {
-    let table = parents();
+/// Every process /proc shows.
+fn table() -> Vec<Process> {
+    sys::processes()
+        .into_iter()
+        .filter_map(sys::process)
+        .collect()
+}
+
+/// `own`'s descendants in `table`: children, their children, and so on, whatever session or
+/// group, live or not.
+fn descendants(own: i32, table: &[Process]) -> Vec<i32> {
     let mut found = alloc::vec![own];
     let mut next = 0;
     while next < found.len() {
         let parent = found[next];
-        found.extend(
-            table
-                .iter()
-                .filter(|(_, p)| *p == parent)
-                .map(|(pid, _)| *pid),
-        );
+        found.extend(table.iter().filter(|p| p.parent == parent).map(|p| p.pid));
         next += 1;
     }
     found.remove(0);
     found
 }
 
-/// (pid, parent pid) of every process /proc shows.
-fn parents() -> Vec<(i32, i32)> {
-    sys::processes()
-        .into_iter()
-        .filter_map(|pid| {
-            let stat = sys::read_file(&format!("/proc/{pid}/stat"))?;
-            // The command name in parentheses may hold spaces and ')': read after the last one.
-            let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
-            let parent = core::str::from_utf8(after_name)
-                .ok()?
-                .split_whitespace()
-                .nth(1)?;
-            Some((pid, parent.parse().ok()?))
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: i32, parent: i32) -> Process {
+        Process {
+            pid,
+            parent,
+            zombie: false,
+        }
+    }
+
+    #[test]
+    fn descendants_follow_parents_at_any_depth_and_nothing_else() {
+        let table = [p(1, 0), p(10, 1), p(20, 10), p(21, 10), p(30, 21), p(40, 1)];
+        assert_eq!(descendants(10, &table), [20, 21, 30]);
+        assert_eq!(descendants(40, &table), Vec::<i32>::new());
+    }
 }

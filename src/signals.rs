@@ -2,7 +2,7 @@
 //! blocking wait for the next signal, and delivery to the child.
 
 use crate::error::Error;
-use crate::sys::Errno;
+use crate::sys::{Errno, Fd};
 use alloc::format;
 use alloc::string::{String, ToString};
 use core::time::Duration;
@@ -133,6 +133,71 @@ pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
             // EINTR: rinit was stopped and continued (SIGSTOP/SIGCONT); wait again.
             -1 => continue,
             signal => return Some(signal as i32),
+        }
+    }
+}
+
+/// A signal as it arrived: its number, and the pid that sent it (0 for the kernel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub signal: i32,
+    pub sender: i32,
+}
+
+/// rinit's blocked signals as a readable descriptor (signalfd), so that one wait covers them
+/// and the pidfds of processes rinit waits for but that are not its children.
+pub struct Listener(Fd);
+
+impl Listener {
+    pub fn open(set: Mask) -> Result<Self, Error> {
+        // SAFETY: `set` is a live u64, the kernel's sigset size; -1 asks for a new descriptor.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_signalfd4,
+                -1,
+                &set.0 as *const u64,
+                KERNEL_SET_BYTES,
+                libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+            )
+        };
+        match Errno::result(fd) {
+            Ok(fd) => Ok(Listener(Fd::from_raw(fd as i32))),
+            Err(errno) => Err(Error::Setup {
+                what: "signalfd",
+                errno,
+            }),
+        }
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.0.raw()
+    }
+
+    /// The next pending signal, without waiting; `None` when none is pending.
+    pub fn next(&self) -> Option<Received> {
+        // SAFETY: signalfd_siginfo is plain integers, for which all zeroes is a valid value.
+        let mut info: libc::signalfd_siginfo = unsafe { core::mem::zeroed() };
+        let size = core::mem::size_of::<libc::signalfd_siginfo>();
+        loop {
+            // SAFETY: reads at most one record into the live `info` of exactly that size.
+            let read = unsafe {
+                libc::read(
+                    self.fd(),
+                    (&mut info as *mut libc::signalfd_siginfo).cast(),
+                    size,
+                )
+            };
+            match read {
+                -1 if Errno::last() == Errno::EINTR => continue,
+                n if n as usize == size => {
+                    return Some(Received {
+                        signal: info.ssi_signo as i32,
+                        sender: info.ssi_pid as i32,
+                    })
+                }
+                // EAGAIN: nothing pending.
+                _ => return None,
+            }
         }
     }
 }

@@ -1,163 +1,185 @@
-//! The signal loop: rinit sleeps in one blocking wait until a signal arrives, forwards it or
-//! reaps, and walks the shutdown steps once the child is gone or was told to stop.
+//! The signal loop: rinit sleeps in one blocking wait (its signals, and while shutting down the
+//! pidfds of processes that are not its children) with no timeout unless a deadline runs. Each
+//! wake-up reaps, turns what happened into events for [`phases::Machine`], and carries out the
+//! actions it returns. All decisions are the machine's; all syscalls are here.
 
 use crate::log::{DEBUG, INFO};
+use crate::phases::{Action, Event, Machine, Phase};
 use crate::reap;
 use crate::say;
 use crate::settings::Settings;
-use crate::shutdown::{self, Scope};
-use crate::signals::{self, Mask};
-use crate::spawn::Child;
+use crate::shutdown::Rest;
+use crate::signals::{self, Listener};
 use crate::sys;
 use alloc::format;
 use alloc::string::String;
-use core::time::Duration;
+use alloc::vec::Vec;
 
 pub struct Supervisor<'a> {
     settings: &'a Settings,
     /// The command's pid; `None` in pause mode.
     main: Option<i32>,
-    /// The command's exit code once reaped (0 in pause mode once told to stop).
-    status: Option<u8>,
-    children_left: bool,
-    scope: Scope,
-    /// When the grace period started (first SIGTERM/SIGINT, or the command's exit), on the
-    /// monotonic clock.
-    grace_started: Option<Duration>,
-    grace_over: bool,
-    rest_terminated: bool,
-    /// Signals to drop once: the kernel's SIGHUP/SIGCONT from the terminal hand-over.
-    ignore_once: Mask,
+    machine: Machine,
+    rest: Rest,
+    signals: Listener,
 }
 
 impl<'a> Supervisor<'a> {
-    pub fn new(settings: &'a Settings, child: Option<Child>) -> Self {
+    pub fn new(
+        settings: &'a Settings,
+        child: Option<crate::spawn::Child>,
+        signals: Listener,
+    ) -> Self {
+        let main = child.as_ref().map(|c| c.pid);
         Supervisor {
             settings,
-            main: child.as_ref().map(|c| c.pid),
-            ignore_once: child.map_or(Mask::NONE, |c| c.ignore_once),
-            status: None,
-            children_left: true,
-            scope: Scope::current(),
-            grace_started: None,
-            grace_over: false,
-            rest_terminated: false,
+            main,
+            machine: Machine::new(
+                main.is_some(),
+                child.map_or(signals::Mask::NONE, |c| c.ignore_once),
+            ),
+            rest: Rest::new(settings, main),
+            signals,
         }
     }
 
     /// Runs until the command and everyone rinit waits for are gone; returns the exit code.
     pub fn run(mut self) -> u8 {
-        let listened = Mask::asynchronous();
         loop {
-            let deadline = self
-                .grace_started
-                .filter(|_| !self.grace_over)
-                .map(|start| start + self.settings.grace);
-            let timeout = deadline.map(|d| d.saturating_sub(sys::now()));
-            match signals::wait(listened, timeout) {
-                Some(libc::SIGCHLD) => {
-                    self.children_left = reap::reap(self.settings, self.main, &mut self.status)
+            self.wait();
+            let mut events = Vec::new();
+            while let Some(received) = self.signals.next() {
+                // SIGCHLD only says "reap": one can stand for many exits, so reaping below
+                // collects them all whatever woke rinit.
+                if received.signal != libc::SIGCHLD {
+                    say!(
+                        self.settings,
+                        INFO,
+                        "received {} from {}",
+                        signals::name(received.signal),
+                        sender(received.sender)
+                    );
+                    events.push(Event::Signal(received.signal));
                 }
-                Some(signal) => self.on_signal(signal),
-                None => {}
             }
-            if deadline.is_some_and(|d| sys::now() >= d) {
-                self.grace_over = true;
+            let mut status = None;
+            let children_left = reap::reap(self.settings, self.main, &mut status);
+            events.extend(status.map(Event::Exited));
+            for event in events {
+                if let Some(code) = self.handle(event) {
+                    return code;
+                }
             }
-            if let Some(code) = self.step() {
-                return self.settings.exit_code(code);
+            if matches!(self.machine.phase(), Phase::Draining | Phase::Killing) {
+                let left = self.rest.left(self.settings, children_left);
+                if let Some(code) = self.handle(Event::Left(left)) {
+                    return code;
+                }
+            }
+            if self.machine.deadline().is_some_and(|d| sys::now() >= d) {
+                if let Some(code) = self.handle(Event::Deadline) {
+                    return code;
+                }
             }
         }
     }
 
-    fn on_signal(&mut self, received: i32) {
-        let settings = self.settings;
-        let signal = settings.rewritten(received);
-        say!(settings, INFO, "received {}", signals::name(received));
-        if self.ignore_once.contains(received) {
-            self.ignore_once = self.ignore_once.without(received);
-            say!(
-                settings,
-                DEBUG,
-                "dropped {}: sent by the terminal hand-over",
-                signals::name(received)
-            );
-            return;
-        }
-        let stopping = matches!(signal, libc::SIGTERM | libc::SIGINT);
-        if settings.pause {
-            if stopping && self.status.is_none() {
-                self.status = Some(0);
-                self.children_left = reap::reap(settings, None, &mut None);
-            }
-            return;
-        }
-        if signal == 0 {
-            say!(
-                settings,
-                DEBUG,
-                "dropped {} (rewritten to 0)",
-                signals::name(received)
-            );
-            return;
-        }
-        match self.main.filter(|_| self.status.is_none()) {
-            Some(child) => {
-                let target = settings.target(child);
-                let _ = signals::send(target, signal);
-                say!(
-                    settings,
-                    INFO,
-                    "forwarded {} to {}",
-                    signals::name(signal),
-                    describe(target)
-                );
-            }
-            // The command is gone: a second SIGTERM in the grace period goes to everyone left.
-            None => drop(self.scope.signal(signal)),
-        }
-        if settings.stop_with_child
-            && matches!(received, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
-        {
-            // dumb-init's job control: the child was stopped, so rinit stops too until SIGCONT.
-            let _ = signals::send(sys::pid(), libc::SIGSTOP);
-        }
-        if stopping && !settings.grace.is_zero() && self.grace_started.is_none() {
-            self.grace_started = Some(sys::now());
-        }
-    }
-
-    /// What follows from the state after each wake-up; `Some(code)` when rinit should exit.
-    fn step(&mut self) -> Option<u8> {
-        let settings = self.settings;
-        let Some(code) = self.status else {
-            if let (true, Some(child)) = (self.grace_over, self.main) {
-                say!(
-                    settings,
-                    INFO,
-                    "child {child} still running after the grace period: SIGKILL"
-                );
-                let _ = signals::send(settings.target(child), libc::SIGKILL);
-            }
-            return None;
+    /// Sleeps until a signal arrives, a watched process exits, or the deadline (or a recheck)
+    /// comes. The timeout is computed afresh from the deadline each time.
+    fn wait(&self) {
+        let now = sys::now();
+        let until_deadline = self.machine.deadline().map(|d| d.saturating_sub(now));
+        let timeout = match (until_deadline, self.rest.recheck()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
-        if settings.grace.is_zero() {
-            if let (true, Some(child)) = (settings.term_group_on_exit, self.main) {
-                let _ = signals::send(-child, libc::SIGTERM);
+        let mut fds = alloc::vec![self.signals.fd()];
+        fds.extend(self.rest.watched());
+        sys::poll_readable(&fds, timeout);
+    }
+
+    /// Feeds one event to the machine and carries out its actions; `Some(code)` to exit.
+    fn handle(&mut self, event: Event) -> Option<u8> {
+        let before = self.machine.phase();
+        let actions = self.machine.handle(self.settings, event, sys::now());
+        let running = self.machine.running();
+        for action in actions {
+            if let Some(code) = self.act(action, before, running) {
+                return Some(self.settings.exit_code(code));
             }
-            return Some(code);
         }
-        if !self.children_left {
-            return Some(code);
-        }
-        if self.grace_over {
-            shutdown::kill_rest(settings, self.scope, self.grace_started);
-            return Some(code);
-        }
-        if !self.rest_terminated {
-            self.rest_terminated = true;
-            self.grace_started.get_or_insert_with(sys::now);
-            shutdown::terminate_rest(settings, self.scope);
+        None
+    }
+
+    fn act(&mut self, action: Action, phase: Phase, command_running: bool) -> Option<u8> {
+        let settings = self.settings;
+        match action {
+            Action::Forward { signal, received } => {
+                if let Some(child) = self.main {
+                    let target = settings.target(child);
+                    let _ = signals::send(target, signal);
+                    say!(
+                        settings,
+                        INFO,
+                        "forwarded {}{} to {}",
+                        signals::name(signal),
+                        match signal == received {
+                            true => String::new(),
+                            false => format!(" (received {})", signals::name(received)),
+                        },
+                        describe(target)
+                    );
+                }
+            }
+            Action::Drop { received, why } => say!(
+                settings,
+                DEBUG,
+                "dropped {}: {why}",
+                signals::name(received)
+            ),
+            Action::Terminate(signal) => {
+                let pids = self.rest.signal(settings, signal, false);
+                self.rest.signal(settings, libc::SIGCONT, false);
+                if !pids.is_empty() {
+                    say!(
+                        settings,
+                        INFO,
+                        "sent {} to the processes left: {pids:?}",
+                        signals::name(signal)
+                    );
+                }
+            }
+            Action::Kill => {
+                if command_running && phase != Phase::Killing {
+                    say!(
+                        settings,
+                        INFO,
+                        "child {} still running after the grace period: SIGKILL",
+                        self.main.unwrap_or(0)
+                    );
+                }
+                let pids = self.rest.signal(settings, libc::SIGKILL, command_running);
+                if let (true, Some(child)) = (command_running, self.main) {
+                    // Unreaped, so its pid is still its own.
+                    let _ = signals::send(child, libc::SIGKILL);
+                }
+                if !pids.is_empty() && phase != Phase::Killing {
+                    say!(
+                        settings,
+                        INFO,
+                        "sent SIGKILL after the grace period to {pids:?}"
+                    );
+                }
+            }
+            Action::TermGroup => {
+                if let Some(child) = self.main {
+                    let _ = signals::send(-child, libc::SIGTERM);
+                }
+            }
+            Action::StopSelf => {
+                let _ = signals::send(sys::pid(), libc::SIGSTOP);
+            }
+            Action::Exit(code) => return Some(code),
         }
         None
     }
@@ -168,5 +190,12 @@ fn describe(target: i32) -> String {
         format!("process group {}", -target)
     } else {
         format!("process {target}")
+    }
+}
+
+fn sender(pid: i32) -> String {
+    match pid {
+        0 => "the kernel".into(),
+        pid => format!("pid {pid}"),
     }
 }

@@ -1,5 +1,6 @@
 //! The few operating-system services rinit needs beyond raw syscalls, wrapped once: errno,
-//! the monotonic clock, the environment, reading /proc, and writing to stdout and stderr. rinit
+//! the monotonic clock, the environment, reading /proc, pidfds, waiting on descriptors, and
+//! writing to stdout and stderr. rinit
 //! is `no_std` (std's panic and backtrace machinery alone would triple its size), so these
 //! stand in for the parts of std it would otherwise use.
 
@@ -21,6 +22,8 @@ impl Errno {
     pub const EAGAIN: Errno = Errno(libc::EAGAIN);
     pub const EINTR: Errno = Errno(libc::EINTR);
     pub const EINVAL: Errno = Errno(libc::EINVAL);
+    pub const ENOSYS: Errno = Errno(libc::ENOSYS);
+    pub const ESRCH: Errno = Errno(libc::ESRCH);
 
     /// The calling thread's errno, right after a call failed.
     pub fn last() -> Self {
@@ -121,7 +124,7 @@ pub fn read_file(path: &str) -> Option<Vec<u8>> {
     done.then_some(content)
 }
 
-/// The numeric entries of /proc: every process this PID namespace shows.
+/// The numeric entries of /proc: every process the mounted procfs shows.
 pub fn processes() -> Vec<i32> {
     let mut pids = Vec::new();
     // SAFETY: opendir/readdir/closedir on a directory stream used only here; each entry's name
@@ -147,6 +150,129 @@ pub fn processes() -> Vec<i32> {
         libc::closedir(dir);
     }
     pids
+}
+
+/// One process as /proc/PID/stat shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Process {
+    pub pid: i32,
+    pub parent: i32,
+    /// Exited, waiting for its parent to reap it.
+    pub zombie: bool,
+}
+
+/// The process with this pid, or `None` once it is gone.
+pub fn process(pid: i32) -> Option<Process> {
+    let stat = read_file(&alloc::format!("/proc/{pid}/stat"))?;
+    // The command name in parentheses may hold spaces and ')': read after the last one.
+    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
+    let mut fields = core::str::from_utf8(after_name).ok()?.split_whitespace();
+    let state = fields.next()?;
+    Some(Process {
+        pid,
+        parent: fields.next()?.parse().ok()?,
+        zombie: state == "Z",
+    })
+}
+
+/// Why /proc cannot be trusted to list this PID namespace's processes, or `None` if it can.
+/// A procfs mounted by another PID namespace (`unshare --pid` without `--mount-proc`) shows
+/// other processes under the same numbers, so its `self` must name rinit's own pid.
+pub fn proc_unusable() -> Option<&'static str> {
+    let mut target = [0u8; 32];
+    // SAFETY: readlink writes at most `target.len()` bytes into the live buffer.
+    let length = unsafe {
+        libc::readlink(
+            c"/proc/self".as_ptr(),
+            target.as_mut_ptr().cast(),
+            target.len(),
+        )
+    };
+    if length < 0 {
+        return Some("/proc is not mounted (or not a procfs)");
+    }
+    let own = alloc::format!("{}", pid());
+    match &target[..length as usize] == own.as_bytes() {
+        true => None,
+        false => Some("/proc belongs to another PID namespace"),
+    }
+}
+
+/// A descriptor rinit owns, closed when dropped.
+#[derive(Debug)]
+pub struct Fd(i32);
+
+impl Fd {
+    /// Takes ownership of a descriptor the caller just opened.
+    pub fn from_raw(fd: i32) -> Self {
+        Fd(fd)
+    }
+
+    pub fn raw(&self) -> i32 {
+        self.0
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: closes a descriptor this value owns and nothing else uses.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// A descriptor for process `pid` that keeps naming that process even after the pid is reused
+/// (Linux 5.3); it polls readable once the process has exited.
+pub fn pidfd_open(pid: i32) -> Result<Fd, Errno> {
+    // SAFETY: plain integers; the kernel returns a new close-on-exec descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    Errno::result(fd).map(|fd| Fd::from_raw(fd as i32))
+}
+
+/// Sends `signal` to the process behind `pidfd`: never to a later process with the same pid.
+pub fn pidfd_send_signal(pidfd: &Fd, signal: i32) -> Result<(), Errno> {
+    // SAFETY: a live descriptor, a plain signal number, no siginfo, no flags.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.raw(),
+            signal,
+            core::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(done).map(drop)
+}
+
+/// Waits until one of `fds` is readable or `timeout` passes (`None`: no timeout); returns
+/// which were readable. A signal that stopped and continued rinit wakes it early: the caller
+/// recomputes its timeout and waits again.
+pub fn poll_readable(fds: &[i32], timeout: Option<Duration>) -> Vec<bool> {
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: *fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let spec = timeout.map(|left| libc::timespec {
+        tv_sec: left.as_secs().min(i32::MAX as u64) as _,
+        tv_nsec: left.subsec_nanos() as _,
+    });
+    let spec_ptr = spec
+        .as_ref()
+        .map_or(core::ptr::null(), |s| s as *const libc::timespec);
+    // SAFETY: `polled` holds `polled.len()` live pollfds; the timeout is live or null; a null
+    // signal mask leaves rinit's own (everything blocked) in place.
+    let ready = unsafe {
+        libc::ppoll(
+            polled.as_mut_ptr(),
+            polled.len() as libc::nfds_t,
+            spec_ptr,
+            core::ptr::null(),
+        )
+    };
+    polled.iter().map(|p| ready > 0 && p.revents != 0).collect()
 }
 
 /// Writes all of `bytes` to `fd`; a failure (closed pipe, full disk) is dropped.

@@ -152,6 +152,11 @@ impl Namespace {
         }
     }
 
+    /// A file of this namespace's scratch folder (`stdout`, `stderr`), to watch while it runs.
+    pub fn path(&self, name: &str) -> String {
+        self.scratch.path(name)
+    }
+
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill with plain integers, aimed at the PID 1 this test started.
         assert_eq!(unsafe { libc::kill(self.pid1(), signal) }, 0, "kill PID 1");

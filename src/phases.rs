@@ -1,0 +1,479 @@
+//! The supervisor's decisions, apart from their effects. [`Machine::handle`] takes one event
+//! (a signal, the command's exit, whether anyone is left, the deadline) and the time, and
+//! returns the actions; `supervise` carries them out. No syscalls here: unit tests drive it.
+//!
+//! The phases of a run, and what ends each:
+//! - running: the command runs and gets every signal. A stop signal (SIGTERM or SIGINT, after
+//!   `-r` rewriting) leads to stopping; the command's exit to draining.
+//! - stopping: the stop signal was forwarded and the command is finishing. By default rinit sets
+//!   no deadline: whoever sent the signal owns it (docker's `stop -t`, Kubernetes'
+//!   terminationGracePeriodSeconds). Only `--grace` given explicitly sets one, from the first
+//!   stop signal.
+//! - draining: the command has exited; every process left got SIGTERM and SIGCONT, and rinit
+//!   waits for them all. After a natural exit (no stop signal) the grace period (default 5 s)
+//!   bounds this; a later stop signal hands the deadline to its sender, unless `--grace` was
+//!   given.
+//! - killing: the deadline passed; everyone left, the command included, got SIGKILL, and rinit
+//!   waits at most [`KILL_WAIT`] for them to be reaped.
+//!
+//! A grace of zero skips draining and killing: rinit exits when the command does, as tini does.
+
+use crate::settings::Settings;
+use crate::signals::Mask;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+/// How long rinit waits after its SIGKILL for the killed to be reaped before it exits anyway:
+/// as a subreaper without /proc some may be out of its reach.
+pub const KILL_WAIT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Running,
+    Stopping,
+    Draining,
+    Killing,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A signal as received, before `-r` rewriting (SIGCHLD never: it only makes rinit reap).
+    Signal(i32),
+    /// The command was reaped with this exit code (128+N for a death by signal N).
+    Exited(u8),
+    /// While draining or killing, after reaping: whether any process rinit waits for is left.
+    Left(bool),
+    /// The time [`Machine::deadline`] named has come.
+    Deadline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send `signal` (received as `received`) to the command, or to its process group.
+    Forward { signal: i32, received: i32 },
+    /// The signal goes to nobody; `why` is for the log.
+    Drop { received: i32, why: &'static str },
+    /// `signal`, then SIGCONT (so a stopped process can act on it), to every process left.
+    Terminate(i32),
+    /// SIGKILL to every process left, the command included.
+    Kill,
+    /// dumb-init: SIGTERM to the command's process group as rinit exits.
+    TermGroup,
+    /// dumb-init's job control: the command was stopped, so rinit stops too until SIGCONT.
+    StopSelf,
+    /// Exit with this code (before `-e` remapping).
+    Exit(u8),
+}
+
+/// The supervisor's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    phase: Phase,
+    /// The command runs: false in pause mode, and once it is reaped.
+    running: bool,
+    /// The command's exit code once reaped; 0 in pause mode once told to stop.
+    status: Option<u8>,
+    /// When rinit's own deadline falls, on the monotonic clock; `None`: it has none.
+    deadline: Option<Duration>,
+    /// A stop signal has arrived: from then on its sender owns the deadline.
+    stop_seen: bool,
+    /// Signals to drop once: the kernel's SIGHUP/SIGCONT from dumb-init's terminal hand-over.
+    ignore_once: Mask,
+}
+
+impl Machine {
+    /// `running`: a command was started (false in pause mode).
+    pub fn new(running: bool, ignore_once: Mask) -> Self {
+        Machine {
+            phase: Phase::Running,
+            running,
+            status: None,
+            deadline: None,
+            stop_seen: false,
+            ignore_once,
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Whether the command is started and not yet reaped (its pid is still its own).
+    pub fn running(&self) -> bool {
+        self.running
+    }
+
+    /// When rinit next has to act without an event; `None`: it waits for events alone.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// The transition: the actions for `event` at time `now`, in order.
+    pub fn handle(&mut self, settings: &Settings, event: Event, now: Duration) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match event {
+            Event::Signal(received) => self.on_signal(settings, received, now, &mut actions),
+            Event::Exited(code) => {
+                self.status = Some(code);
+                self.running = false;
+                if matches!(self.phase, Phase::Running | Phase::Stopping) {
+                    self.command_gone(settings, now, &mut actions);
+                }
+            }
+            Event::Left(left) => match (self.phase, left) {
+                (Phase::Draining | Phase::Killing, false) => self.exit(&mut actions),
+                // Whatever was forked or re-parented to rinit since the SIGKILL.
+                (Phase::Killing, true) => actions.push(Action::Kill),
+                _ => {}
+            },
+            Event::Deadline => match self.phase {
+                Phase::Stopping | Phase::Draining => {
+                    actions.push(Action::Kill);
+                    self.phase = Phase::Killing;
+                    self.deadline = now.checked_add(KILL_WAIT);
+                }
+                Phase::Killing => self.exit(&mut actions),
+                Phase::Running | Phase::Done => {}
+            },
+        }
+        actions
+    }
+
+    fn on_signal(
+        &mut self,
+        settings: &Settings,
+        received: i32,
+        now: Duration,
+        actions: &mut Vec<Action>,
+    ) {
+        if self.ignore_once.contains(received) {
+            self.ignore_once = self.ignore_once.without(received);
+            actions.push(Action::Drop {
+                received,
+                why: "sent by the terminal hand-over",
+            });
+            return;
+        }
+        let signal = settings.rewritten(received);
+        if signal == 0 {
+            actions.push(Action::Drop {
+                received,
+                why: "rewritten to 0",
+            });
+            return;
+        }
+        let stop = matches!(signal, libc::SIGTERM | libc::SIGINT);
+        match self.phase {
+            Phase::Running | Phase::Stopping if self.running => {
+                actions.push(Action::Forward { signal, received });
+                if settings.stop_with_child
+                    && matches!(received, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+                {
+                    actions.push(Action::StopSelf);
+                }
+                if stop && !self.stop_seen {
+                    self.stop_seen = true;
+                    self.phase = Phase::Stopping;
+                    self.deadline = own_stop_deadline(settings, now);
+                }
+            }
+            // Pause mode: no command; a stop signal ends the run.
+            Phase::Running if stop => {
+                self.stop_seen = true;
+                self.status = Some(0);
+                self.command_gone(settings, now, actions);
+            }
+            Phase::Running => actions.push(Action::Drop {
+                received,
+                why: "pause mode runs no command",
+            }),
+            Phase::Draining if stop => {
+                // Asked again: everyone left hears it again.
+                actions.push(Action::Terminate(signal));
+                if !self.stop_seen {
+                    self.stop_seen = true;
+                    if !settings.grace_given {
+                        // The default grace after a natural exit must not cut short the stop
+                        // window of whoever sent this signal.
+                        self.deadline = None;
+                    }
+                }
+            }
+            _ => actions.push(Action::Drop {
+                received,
+                why: "the command has exited",
+            }),
+        }
+    }
+
+    /// The command has exited (or pause mode was told to stop).
+    fn command_gone(&mut self, settings: &Settings, now: Duration, actions: &mut Vec<Action>) {
+        if settings.grace.is_zero() {
+            if settings.term_group_on_exit {
+                actions.push(Action::TermGroup);
+            }
+            self.exit(actions);
+            return;
+        }
+        actions.push(Action::Terminate(libc::SIGTERM));
+        self.phase = Phase::Draining;
+        if !self.stop_seen {
+            self.deadline = now.checked_add(settings.grace);
+        }
+        // After a stop signal the deadline stays what the stop set: `--grace`'s, or none.
+    }
+
+    fn exit(&mut self, actions: &mut Vec<Action>) {
+        self.phase = Phase::Done;
+        self.deadline = None;
+        // Reaped or not, a command still there at the end was SIGKILLed.
+        actions.push(Action::Exit(
+            self.status.unwrap_or(128 + libc::SIGKILL as u8),
+        ));
+    }
+}
+
+/// rinit's own deadline for a stop: only when `--grace` was given (and is not zero).
+fn own_stop_deadline(settings: &Settings, now: Duration) -> Option<Duration> {
+    match settings.grace_given && !settings.grace.is_zero() {
+        // A grace too long for the clock is no deadline at all.
+        true => now.checked_add(settings.grace),
+        false => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Personality, Settings};
+    use libc::{SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1};
+    use Action::*;
+
+    const T0: Duration = Duration::from_secs(100);
+
+    fn rinit() -> Settings {
+        Settings::defaults(Personality::Rinit)
+    }
+
+    fn with_grace(seconds: u64) -> Settings {
+        Settings {
+            grace: Duration::from_secs(seconds),
+            grace_given: true,
+            ..rinit()
+        }
+    }
+
+    fn secs(s: u64) -> Duration {
+        T0 + Duration::from_secs(s)
+    }
+
+    fn running() -> Machine {
+        Machine::new(true, Mask::NONE)
+    }
+
+    fn term() -> Action {
+        Forward {
+            signal: SIGTERM,
+            received: SIGTERM,
+        }
+    }
+
+    #[test]
+    fn a_stop_sets_no_deadline_of_rinits_own_by_default() {
+        let s = rinit();
+        let mut m = running();
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), T0), [term()]);
+        assert_eq!((m.phase(), m.deadline()), (Phase::Stopping, None));
+        // The command takes as long as it needs (the engine's SIGKILL bounds it), then exits.
+        assert_eq!(
+            m.handle(&s, Event::Exited(0), secs(7)),
+            [Terminate(SIGTERM)]
+        );
+        assert_eq!((m.phase(), m.deadline()), (Phase::Draining, None));
+        assert_eq!(m.handle(&s, Event::Left(true), secs(8)), []);
+        assert_eq!(m.handle(&s, Event::Left(false), secs(9)), [Exit(0)]);
+        assert_eq!(m.phase(), Phase::Done);
+    }
+
+    #[test]
+    fn an_explicit_grace_bounds_a_stop_from_the_first_stop_signal() {
+        let s = with_grace(2);
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        assert_eq!(m.deadline(), Some(secs(2)));
+        // A second stop signal is forwarded again and does not move the deadline.
+        assert_eq!(m.handle(&s, Event::Signal(SIGINT), secs(1)).len(), 1);
+        assert_eq!(m.deadline(), Some(secs(2)));
+        assert_eq!(m.handle(&s, Event::Deadline, secs(2)), [Kill]);
+        assert_eq!(m.phase(), Phase::Killing);
+        assert_eq!(m.deadline(), Some(secs(2) + KILL_WAIT));
+        assert_eq!(m.handle(&s, Event::Exited(137), secs(2)), []);
+        assert_eq!(m.handle(&s, Event::Left(false), secs(2)), [Exit(137)]);
+    }
+
+    #[test]
+    fn after_a_natural_exit_the_rest_get_the_default_grace_then_sigkill() {
+        let s = rinit();
+        let mut m = running();
+        assert_eq!(m.handle(&s, Event::Exited(4), T0), [Terminate(SIGTERM)]);
+        assert_eq!(m.deadline(), Some(secs(5)));
+        assert_eq!(m.handle(&s, Event::Deadline, secs(5)), [Kill]);
+        // Something forked meanwhile is killed too; then rinit exits with the command's code.
+        assert_eq!(m.handle(&s, Event::Left(true), secs(5)), [Kill]);
+        assert_eq!(m.handle(&s, Event::Left(false), secs(5)), [Exit(4)]);
+    }
+
+    #[test]
+    fn a_stop_during_the_default_grace_hands_the_deadline_to_its_sender() {
+        let s = rinit();
+        let mut m = running();
+        m.handle(&s, Event::Exited(0), T0);
+        assert_eq!(
+            m.handle(&s, Event::Signal(SIGTERM), secs(1)),
+            [Terminate(SIGTERM)]
+        );
+        assert_eq!(m.deadline(), None);
+        // With --grace given, rinit's own deadline stands.
+        let s = with_grace(3);
+        let mut m = running();
+        m.handle(&s, Event::Exited(0), T0);
+        m.handle(&s, Event::Signal(SIGTERM), secs(1));
+        assert_eq!(m.deadline(), Some(secs(3)));
+    }
+
+    #[test]
+    fn signals_after_the_command_exited_reach_nobody_but_stop_signals() {
+        let s = rinit();
+        let mut m = running();
+        m.handle(&s, Event::Exited(0), T0);
+        assert_eq!(
+            m.handle(&s, Event::Signal(SIGUSR1), T0),
+            [Drop {
+                received: SIGUSR1,
+                why: "the command has exited"
+            }]
+        );
+        assert_eq!(m.handle(&s, Event::Signal(SIGINT), T0), [Terminate(SIGINT)]);
+    }
+
+    #[test]
+    fn stop_is_judged_after_rewriting() {
+        let s = Settings {
+            rewrite: alloc::vec![(SIGTERM, SIGQUIT), (SIGUSR1, SIGTERM), (SIGINT, 0)],
+            ..with_grace(1)
+        };
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        assert_eq!((m.phase(), m.deadline()), (Phase::Running, None));
+        assert_eq!(
+            m.handle(&s, Event::Signal(SIGINT), T0),
+            [Drop {
+                received: SIGINT,
+                why: "rewritten to 0"
+            }]
+        );
+        assert_eq!(
+            m.handle(&s, Event::Signal(SIGUSR1), T0),
+            [Forward {
+                signal: SIGTERM,
+                received: SIGUSR1
+            }]
+        );
+        assert_eq!(m.phase(), Phase::Stopping);
+    }
+
+    #[test]
+    fn grace_zero_exits_with_the_command_as_tini_does() {
+        for s in [
+            Settings::defaults(Personality::Tini),
+            Settings {
+                grace: Duration::ZERO,
+                ..with_grace(0)
+            },
+        ] {
+            let mut m = running();
+            m.handle(&s, Event::Signal(SIGTERM), T0);
+            assert_eq!(m.deadline(), None, "no SIGKILL of rinit's own");
+            assert_eq!(m.handle(&s, Event::Exited(143), T0), [Exit(143)]);
+        }
+        let s = Settings::defaults(Personality::DumbInit);
+        let mut m = running();
+        assert_eq!(m.handle(&s, Event::Exited(1), T0), [TermGroup, Exit(1)]);
+    }
+
+    #[test]
+    fn huge_graces_mean_no_deadline_never_an_overflow() {
+        let s = Settings {
+            grace: Duration::MAX,
+            ..with_grace(0)
+        };
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        assert_eq!((m.phase(), m.deadline()), (Phase::Stopping, None));
+        let mut m = running();
+        m.handle(&s, Event::Exited(0), T0);
+        assert_eq!((m.phase(), m.deadline()), (Phase::Draining, None));
+    }
+
+    #[test]
+    fn killing_ends_after_kill_wait_even_if_something_is_out_of_reach() {
+        let s = with_grace(1);
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        m.handle(&s, Event::Deadline, secs(1));
+        assert_eq!(m.handle(&s, Event::Deadline, secs(2)), [Exit(128 + 9)]);
+        assert_eq!(SIGKILL, 9);
+    }
+
+    #[test]
+    fn pause_mode_exits_0_on_a_stop_and_drops_the_rest() {
+        let s = rinit();
+        let mut m = Machine::new(false, Mask::NONE);
+        assert_eq!(
+            m.handle(&s, Event::Signal(libc::SIGHUP), T0),
+            [Drop {
+                received: libc::SIGHUP,
+                why: "pause mode runs no command"
+            }]
+        );
+        assert_eq!(
+            m.handle(&s, Event::Signal(SIGTERM), T0),
+            [Terminate(SIGTERM)]
+        );
+        assert_eq!(m.handle(&s, Event::Left(false), T0), [Exit(0)]);
+        let s = Settings::defaults(Personality::Catatonit);
+        let mut m = Machine::new(false, Mask::NONE);
+        assert_eq!(m.handle(&s, Event::Signal(SIGINT), T0), [Exit(0)]);
+    }
+
+    #[test]
+    fn dumb_init_job_control_and_the_terminal_hand_over() {
+        let s = Settings::defaults(Personality::DumbInit);
+        let mut m = Machine::new(true, Mask::of(&[libc::SIGHUP]));
+        assert_eq!(
+            m.handle(&s, Event::Signal(libc::SIGHUP), T0),
+            [Drop {
+                received: libc::SIGHUP,
+                why: "sent by the terminal hand-over"
+            }]
+        );
+        assert_eq!(
+            m.handle(&s, Event::Signal(libc::SIGHUP), T0),
+            [Forward {
+                signal: libc::SIGHUP,
+                received: libc::SIGHUP
+            }]
+        );
+        assert_eq!(
+            m.handle(&s, Event::Signal(libc::SIGTSTP), T0),
+            [
+                Forward {
+                    signal: libc::SIGTSTP,
+                    received: libc::SIGTSTP
+                },
+                StopSelf
+            ]
+        );
+    }
+}

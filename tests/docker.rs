@@ -1,0 +1,322 @@
+//! rinit under a real Docker engine: a private dockerd (Debian's docker.io) started for this
+//! file with its own data root, exec root and socket in a temporary folder, no networking, and
+//! `--init-path` pointing at the static rinit. Images come from `docker import` of a tarball
+//! (static busybox, rinit and the test helper) and from `docker build` of Dockerfile.example:
+//! no registry. The engine, every container and image, and the folder are removed at the end.
+//!
+//! One engine serves every scenario: they run side by side in one test, each a function named
+//! for what it shows, so that the engine's teardown always runs.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const DOCKER: &str = "/usr/bin/docker";
+const DOCKERD: &str = "/usr/sbin/dockerd";
+const BUSYBOX: &str = "/bin/busybox";
+
+/// A private dockerd, stopped and removed when dropped.
+struct Engine {
+    dir: Scratch,
+    daemon: Child,
+    socket: String,
+    /// Containers and images made here, removed before the engine stops.
+    made: Mutex<Vec<(&'static str, String)>>,
+}
+
+impl Engine {
+    fn start() -> Self {
+        let dir = Scratch::new("docker");
+        let socket = format!("unix://{}", dir.path("sock"));
+        let daemon = Command::new(DOCKERD)
+            .args([
+                "--data-root",
+                &dir.path("root"),
+                "--exec-root",
+                &dir.path("exec"),
+                "--pidfile",
+                &dir.path("pid"),
+                "-H",
+                &socket,
+                "--storage-driver",
+                "vfs",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--bridge=none",
+                "--init-path",
+                &rinit().display().to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(dir.path("log")).unwrap())
+            .stderr(fs::File::create(dir.path("log.err")).unwrap())
+            .spawn()
+            .expect("dockerd (Debian's docker.io) is required for the Docker tests");
+        let engine = Engine {
+            dir,
+            daemon,
+            socket,
+            made: Mutex::new(Vec::new()),
+        };
+        let up = eventually(Duration::from_secs(60), || {
+            engine.output(&["info"]).status.success()
+        });
+        assert!(up, "dockerd did not start: {}", engine.dir.read("log.err"));
+        engine
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        Command::new(DOCKER)
+            .args(["-H", &self.socket])
+            .args(args)
+            .env("DOCKER_BUILDKIT", "0") // the classic builder: FROM scratch needs no registry
+            .stdin(Stdio::null())
+            .output()
+            .expect("the docker client (Debian's docker.io)")
+    }
+
+    fn check(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A scratch image of static busybox, rinit and the test helper, entrypoint `/rinit --`.
+    fn import(&self, tag: &str) -> String {
+        let root = Scratch::new("docker-rootfs");
+        fs::create_dir_all(root.0.join("bin")).unwrap();
+        fs::copy(BUSYBOX, root.0.join("bin/busybox")).expect("busybox-static is required");
+        for applet in ["sh", "sleep", "cat"] {
+            symlink("busybox", root.0.join("bin").join(applet)).unwrap();
+        }
+        fs::copy(rinit(), root.0.join("rinit")).unwrap();
+        fs::copy(testkit(), root.0.join("rinit-testkit")).unwrap();
+        let tarball = root.path("rootfs.tar");
+        let tarred = Command::new("tar")
+            .args(["-C", &root.0.display().to_string(), "-cf", &tarball])
+            .args(["bin", "rinit", "rinit-testkit"])
+            .status()
+            .expect("tar");
+        assert!(tarred.success());
+        self.made.lock().unwrap().push(("rmi", tag.to_string()));
+        self.check(&[
+            "import",
+            "--change",
+            r#"ENTRYPOINT ["/rinit", "--"]"#,
+            &tarball,
+            tag,
+        ]);
+        tag.to_string()
+    }
+
+    /// `docker run --detach --network none ARGS...`; returns the container's name.
+    fn run(&self, name: &str, args: &[&str]) -> String {
+        self.made.lock().unwrap().push(("rm", name.to_string()));
+        let mut all = vec!["run", "--detach", "--network", "none", "--name", name];
+        all.extend(args);
+        self.check(&all);
+        name.to_string()
+    }
+
+    fn logs(&self, name: &str) -> String {
+        let out = self.output(&["logs", name]);
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    }
+
+    fn wait_for_log(&self, name: &str, text: &str) {
+        let seen = eventually(Duration::from_secs(30), || self.logs(name).contains(text));
+        assert!(seen, "{name}: no '{text}' in {}", self.logs(name));
+    }
+
+    /// `docker stop -t SECONDS`; returns how long it took.
+    fn stop(&self, name: &str, seconds: u32) -> Duration {
+        let start = Instant::now();
+        self.check(&["stop", "-t", &seconds.to_string(), name]);
+        start.elapsed()
+    }
+
+    fn exit_code(&self, name: &str) -> String {
+        self.check(&["inspect", "--format", "{{.State.ExitCode}}", name])
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        for (verb, what) in self.made.lock().unwrap().iter().rev() {
+            let _ = self.output(&[verb, "--force", what]);
+        }
+        // SIGTERM: dockerd stops its containerd and exits; SIGKILL if it takes too long.
+        // SAFETY: kill with plain integers, aimed at the dockerd this test started.
+        unsafe { libc::kill(self.daemon.id() as i32, libc::SIGTERM) };
+        let _ = wait_or_stop(&mut self.daemon, Duration::from_secs(30), |daemon| {
+            let _ = daemon.kill();
+        });
+    }
+}
+
+/// One scenario: the engine, and the imported image's tag.
+type Scenario = fn(&Engine, &str);
+
+#[test]
+fn docker_engine_scenarios() {
+    let engine = Engine::start();
+    let image = engine.import(&format!("rinit-test-{}:latest", std::process::id()));
+    let scenarios: [(&str, Scenario); 6] = [
+        (
+            "docker stop -t 15 lets a command that needs 7 s to save finish",
+            docker_stop_t_15_lets_a_7_s_saver_finish_and_exit_0,
+        ),
+        (
+            "a shell-form CMD stops promptly with 143",
+            a_shell_form_cmd_stops_promptly_with_143,
+        ),
+        (
+            "docker run --init runs rinit as PID 1 docker-init",
+            docker_run_init_runs_rinit_as_docker_init_and_passes_exit_codes,
+        ),
+        (
+            "docker info reads rinit's version",
+            docker_info_reads_the_inits_version,
+        ),
+        (
+            "--init with RINIT_GRACE saves a background worker",
+            docker_run_init_with_rinit_grace_saves_a_background_workers_data,
+        ),
+        (
+            "docker build of Dockerfile.example",
+            docker_builds_the_example_and_stop_lets_the_worker_save,
+        ),
+    ];
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let running: Vec<_> = scenarios
+            .iter()
+            .map(|(title, scenario)| {
+                let engine = &engine;
+                let image = image.as_str();
+                (title, scope.spawn(move || scenario(engine, image)))
+            })
+            .collect();
+        running
+            .into_iter()
+            .filter_map(|(title, handle)| handle.join().err().map(|_| title.to_string()))
+            .collect()
+    });
+    assert!(failures.is_empty(), "failed: {failures:?}");
+}
+
+fn unique(what: &str) -> String {
+    format!("rinit-{what}-{}", std::process::id())
+}
+
+fn docker_stop_t_15_lets_a_7_s_saver_finish_and_exit_0(engine: &Engine, image: &str) {
+    let name = engine.run(
+        &unique("saver"),
+        &[image, "/rinit-testkit", "worker", "/dev/stdout", "7000"],
+    );
+    engine.wait_for_log(&name, "started");
+    let took = engine.stop(&name, 15);
+    assert_eq!(engine.logs(&name), "started\nsaved\n", "the data was saved");
+    assert_eq!(engine.exit_code(&name), "0");
+    assert!(took >= Duration::from_secs(7), "stopped after {took:?}");
+}
+
+fn a_shell_form_cmd_stops_promptly_with_143(engine: &Engine, image: &str) {
+    let name = engine.run(
+        &unique("shell-form"),
+        &[image, "/bin/sh", "-c", "echo up; sleep 1000; echo never"],
+    );
+    engine.wait_for_log(&name, "up");
+    let took = engine.stop(&name, 10);
+    assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
+    assert_eq!(engine.exit_code(&name), "143");
+}
+
+fn docker_run_init_runs_rinit_as_docker_init_and_passes_exit_codes(engine: &Engine, image: &str) {
+    let out = engine.output(&[
+        "run",
+        "--rm",
+        "--init",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/bin/sh",
+        image,
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; /proc/1/exe --version; exit 7",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(7), "{stdout}");
+    assert!(
+        stdout.starts_with("/sbin/docker-init -- /bin/sh"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rinit version "), "{stdout}");
+}
+
+fn docker_info_reads_the_inits_version(engine: &Engine, _image: &str) {
+    let version = Command::new(rinit()).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    let hash = version.trim().rsplit("git.").next().unwrap().to_string();
+    let commit = engine.check(&["info", "--format", "{{.InitCommit.ID}}"]);
+    assert_eq!(
+        commit, hash,
+        "docker info reads `rinit --version`: {version}"
+    );
+}
+
+fn docker_run_init_with_rinit_grace_saves_a_background_workers_data(engine: &Engine, image: &str) {
+    // docker-init keeps tini's defaults: it exits with the shell and the worker dies with it,
+    // unless RINIT_GRACE gives the processes left their chance.
+    let script = "/rinit-testkit worker /dev/stdout 1000 & sleep 1000";
+    for (grace, saved) in [(None, false), (Some("RINIT_GRACE=3s"), true)] {
+        let name = unique(&format!("init-grace-{saved}"));
+        let mut args = vec!["--init", "--entrypoint", "/bin/sh"];
+        if let Some(grace) = grace {
+            args.extend(["-e", grace]);
+        }
+        args.extend([image, "-c", script]);
+        engine.run(&name, &args);
+        engine.wait_for_log(&name, "started");
+        engine.stop(&name, 10);
+        assert_eq!(
+            engine.logs(&name).contains("saved"),
+            saved,
+            "{grace:?}: {}",
+            engine.logs(&name)
+        );
+        assert_eq!(engine.exit_code(&name), "143", "the shell's SIGTERM");
+    }
+}
+
+fn docker_builds_the_example_and_stop_lets_the_worker_save(engine: &Engine, _image: &str) {
+    let context = Scratch::new("docker-context");
+    fs::copy(rinit(), context.0.join("rinit")).unwrap();
+    fs::copy(BUSYBOX, context.0.join("busybox")).unwrap();
+    let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile.example");
+    let tag = format!("rinit-example-{}:latest", std::process::id());
+    engine.made.lock().unwrap().push(("rmi", tag.clone()));
+    engine.check(&[
+        "build",
+        "--quiet",
+        "--file",
+        &dockerfile.display().to_string(),
+        "--tag",
+        &tag,
+        &context.0.display().to_string(),
+    ]);
+    let name = engine.run(&unique("example"), &[&tag]);
+    engine.wait_for_log(&name, "worker: started");
+    let took = engine.stop(&name, 10);
+    assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
+    assert!(engine.logs(&name).contains("worker: saved"));
+    assert_eq!(engine.exit_code(&name), "0");
+}
