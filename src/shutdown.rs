@@ -65,36 +65,45 @@ impl Rest {
         }
     }
 
-    /// Sends `signal` to everyone left; `command_running` says whether the command is still
-    /// unreaped (its pid cannot have been reused then). Returns the pids reached, for the log.
-    pub fn signal(&mut self, settings: &Settings, signal: i32, command_running: bool) -> Vec<i32> {
-        let proc = self.proc_usable(settings);
-        match self.scope {
-            Scope::Namespace => {
-                let listed = match proc {
-                    true => self.others(),
-                    false => Vec::new(),
-                };
-                // One kill(-1) reaches every process of the namespace but rinit, even those
-                // forked after the listing; it never leaves the namespace.
-                let _ = signals::send(-1, signal);
-                listed
+    /// Sends each of `signals`, in order, to everyone left. `command_running`: the command is
+    /// still unreaped (its pid cannot have been reused); `children_left`: waitpid saw a child
+    /// still running. Returns the pids reached, for the log.
+    pub fn signal(
+        &mut self,
+        settings: &Settings,
+        signals: &[i32],
+        command_running: bool,
+        children_left: bool,
+    ) -> Vec<i32> {
+        let send_all = |target: i32| each(signals, |s| signals::send(target, s).is_ok());
+        if self.scope == Scope::Namespace {
+            // The listing is only for the log: kill(-1) reaches every process of the namespace
+            // but rinit, even those forked since, and never leaves it.
+            let listed = match settings.verbosity >= INFO && self.proc_usable(settings) {
+                true => self.others(),
+                false => Vec::new(),
+            };
+            send_all(-1);
+            return listed;
+        }
+        // With no child left, a subreaper has no descendant left: nothing to look for.
+        if !children_left {
+            return Vec::new();
+        }
+        if self.proc_usable(settings) {
+            return self.signal_descendants(settings, signals);
+        }
+        let mut reached = Vec::new();
+        if let Some(command) = self.command {
+            if command_running && send_all(command) {
+                reached.push(command);
             }
-            Scope::Descendants if proc => self.signal_descendants(settings, signal),
-            Scope::Descendants => {
-                let mut reached = Vec::new();
-                if let Some(command) = self.command {
-                    if command_running && signals::send(command, signal).is_ok() {
-                        reached.push(command);
-                    }
-                    // The group's id stays reserved while any member is left.
-                    if self.own_group && signals::send(-command, signal).is_ok() {
-                        reached.push(-command);
-                    }
-                }
-                reached
+            // The group's id stays reserved while any member is left.
+            if self.own_group && send_all(-command) {
+                reached.push(-command);
             }
         }
+        reached
     }
 
     /// After reaping, while draining or killing: whether anyone rinit waits for is left.
@@ -197,7 +206,7 @@ impl Rest {
 
     /// Signals rinit's descendants through pidfds, each checked after opening to still descend
     /// from rinit, so that a pid reused since the listing is never signalled.
-    fn signal_descendants(&mut self, settings: &Settings, signal: i32) -> Vec<i32> {
+    fn signal_descendants(&mut self, settings: &Settings, signals: &[i32]) -> Vec<i32> {
         let found = descendants(self.own, &table());
         let mut reached = Vec::new();
         for pid in &found {
@@ -208,11 +217,11 @@ impl Rest {
                     // rinit, it is the pidfd's; if the pidfd's has died, the send fails.
                     let still_ours = sys::process(*pid)
                         .is_some_and(|p| p.parent == self.own || found.contains(&p.parent));
-                    still_ours && sys::pidfd_send_signal(&pidfd, signal).is_ok()
+                    still_ours && each(signals, |s| sys::pidfd_send_signal(&pidfd, s).is_ok())
                 }
                 Err(Errno::ENOSYS) => {
                     self.say_pidfds(settings, false);
-                    signals::send(*pid, signal).is_ok()
+                    each(signals, |s| signals::send(*pid, s).is_ok())
                 }
                 Err(_) => false, // gone since the listing
             };
@@ -235,6 +244,15 @@ impl Rest {
             }
         }
     }
+}
+
+/// Calls `send` for every signal, in order, none skipped; whether any was sent.
+fn each(signals: &[i32], mut send: impl FnMut(i32) -> bool) -> bool {
+    let mut sent = false;
+    for signal in signals {
+        sent |= send(*signal);
+    }
+    sent
 }
 
 /// Whether the process behind `pidfd` has exited (its pidfd polls readable).

@@ -157,7 +157,7 @@ impl Listener {
                 -1,
                 &set.0 as *const u64,
                 KERNEL_SET_BYTES,
-                libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+                libc::SFD_CLOEXEC,
             )
         };
         match Errno::result(fd) {
@@ -173,32 +173,24 @@ impl Listener {
         self.0.raw()
     }
 
-    /// The next pending signal, without waiting; `None` when none is pending.
-    pub fn next(&self) -> Option<Received> {
+    /// The next pending signal, in the order the kernel hands them out; sleeps until one
+    /// arrives if none is. `None` only if rinit was stopped and continued meanwhile.
+    pub fn read(&self) -> Option<Received> {
         // SAFETY: signalfd_siginfo is plain integers, for which all zeroes is a valid value.
         let mut info: libc::signalfd_siginfo = unsafe { core::mem::zeroed() };
         let size = core::mem::size_of::<libc::signalfd_siginfo>();
-        loop {
-            // SAFETY: reads at most one record into the live `info` of exactly that size.
-            let read = unsafe {
-                libc::read(
-                    self.fd(),
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    size,
-                )
-            };
-            match read {
-                -1 if Errno::last() == Errno::EINTR => continue,
-                n if n as usize == size => {
-                    return Some(Received {
-                        signal: info.ssi_signo as i32,
-                        sender: info.ssi_pid as i32,
-                    })
-                }
-                // EAGAIN: nothing pending.
-                _ => return None,
-            }
-        }
+        // SAFETY: reads at most one record into the live `info`, exactly its size.
+        let read = unsafe {
+            libc::read(
+                self.fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
+        (read == size as isize).then_some(Received {
+            signal: info.ssi_signo as i32,
+            sender: info.ssi_pid as i32,
+        })
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Supervisor<'a> {
     machine: Machine,
     rest: Rest,
     signals: Listener,
+    /// What the last reaping saw: a child still running.
+    children_left: bool,
 }
 
 impl<'a> Supervisor<'a> {
@@ -40,30 +42,28 @@ impl<'a> Supervisor<'a> {
             ),
             rest: Rest::new(settings, main),
             signals,
+            children_left: true,
         }
     }
 
     /// Runs until the command and everyone rinit waits for are gone; returns the exit code.
     pub fn run(mut self) -> u8 {
         loop {
-            self.wait();
             let mut events = Vec::new();
-            while let Some(received) = self.signals.next() {
-                // SIGCHLD only says "reap": one can stand for many exits, so reaping below
-                // collects them all whatever woke rinit.
-                if received.signal != libc::SIGCHLD {
-                    say!(
-                        self.settings,
-                        INFO,
-                        "received {} from {}",
-                        signals::name(received.signal),
-                        sender(received.sender)
-                    );
-                    events.push(Event::Signal(received.signal));
-                }
+            // SIGCHLD only says "reap": one can stand for many exits, so reaping below collects
+            // them all whatever woke rinit.
+            if let Some(received) = self.wait().filter(|r| r.signal != libc::SIGCHLD) {
+                say!(
+                    self.settings,
+                    INFO,
+                    "received {} from {}",
+                    signals::name(received.signal),
+                    sender(received.sender)
+                );
+                events.push(Event::Signal(received.signal));
             }
             let mut status = None;
-            let children_left = reap::reap(self.settings, self.main, &mut status);
+            self.children_left = reap::reap(self.settings, self.main, &mut status);
             events.extend(status.map(Event::Exited));
             for event in events {
                 if let Some(code) = self.handle(event) {
@@ -71,7 +71,7 @@ impl<'a> Supervisor<'a> {
                 }
             }
             if matches!(self.machine.phase(), Phase::Draining | Phase::Killing) {
-                let left = self.rest.left(self.settings, children_left);
+                let left = self.rest.left(self.settings, self.children_left);
                 if let Some(code) = self.handle(Event::Left(left)) {
                     return code;
                 }
@@ -85,17 +85,27 @@ impl<'a> Supervisor<'a> {
     }
 
     /// Sleeps until a signal arrives, a watched process exits, or the deadline (or a recheck)
-    /// comes. The timeout is computed afresh from the deadline each time.
-    fn wait(&self) {
-        let now = sys::now();
-        let until_deadline = self.machine.deadline().map(|d| d.saturating_sub(now));
+    /// comes; returns the signal that arrived, if one did. The timeout is computed afresh
+    /// each time.
+    fn wait(&self) -> Option<signals::Received> {
+        let until_deadline = self
+            .machine
+            .deadline()
+            .map(|d| d.saturating_sub(sys::now()));
         let timeout = match (until_deadline, self.rest.recheck()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if timeout.is_none() && self.rest.watched().next().is_none() {
+            // Nothing but signals to wait for: one blocking read, as cheap as sigwaitinfo.
+            return self.signals.read();
+        }
         let mut fds = alloc::vec![self.signals.fd()];
         fds.extend(self.rest.watched());
-        sys::poll_readable(&fds, timeout);
+        match sys::poll_readable(&fds, timeout)[0] {
+            true => self.signals.read(),
+            false => None,
+        }
     }
 
     /// Feeds one event to the machine and carries out its actions; `Some(code)` to exit.
@@ -138,8 +148,12 @@ impl<'a> Supervisor<'a> {
                 signals::name(received)
             ),
             Action::Terminate(signal) => {
-                let pids = self.rest.signal(settings, signal, false);
-                self.rest.signal(settings, libc::SIGCONT, false);
+                let pids = self.rest.signal(
+                    settings,
+                    &[signal, libc::SIGCONT],
+                    false,
+                    self.children_left,
+                );
                 if !pids.is_empty() {
                     say!(
                         settings,
@@ -158,7 +172,12 @@ impl<'a> Supervisor<'a> {
                         self.main.unwrap_or(0)
                     );
                 }
-                let pids = self.rest.signal(settings, libc::SIGKILL, command_running);
+                let pids = self.rest.signal(
+                    settings,
+                    &[libc::SIGKILL],
+                    command_running,
+                    self.children_left,
+                );
                 if let (true, Some(child)) = (command_running, self.main) {
                     // Unreaped, so its pid is still its own.
                     let _ = signals::send(child, libc::SIGKILL);
