@@ -4,6 +4,7 @@
 //! POSIXLY_CORRECT is set.
 
 use crate::error::{self, Error};
+use crate::log::DEBUG;
 use crate::settings::{Forward, Personality, Session, Settings, Subreaper};
 use crate::signals;
 use alloc::format;
@@ -173,9 +174,7 @@ impl Parser {
             self.settings.forward = Forward::Group;
         }
         if let Some(value) = text("TINI_VERBOSITY")? {
-            self.settings.verbosity = value.parse().map_err(|_| {
-                self.usage(format!("TINI_VERBOSITY={value}: expected a number 0-255"))
-            })?;
+            self.settings.verbosity = self.level("TINI_VERBOSITY", &value)?;
         }
         if text("DUMB_INIT_SETSID")?.as_deref() == Some("0") {
             self.single_child();
@@ -185,10 +184,11 @@ impl Parser {
         }
 
         if let Some(value) = text("RINIT_VERBOSE")? {
-            let count: u8 = value
-                .parse()
-                .map_err(|_| self.usage(format!("RINIT_VERBOSE={value}: expected a number 0-3")))?;
-            self.settings.verbosity = count.saturating_add(1);
+            // As many -v: 1 logs signals, reaps and shutdown steps.
+            self.settings.verbosity = self
+                .level("RINIT_VERBOSE", &value)?
+                .saturating_add(1)
+                .min(DEBUG);
         }
         if flag("RINIT_SUBREAPER")? {
             self.settings.subreaper = Subreaper::Required;
@@ -239,7 +239,20 @@ impl Parser {
         let mut command = Vec::new();
         let mut words = args.into_iter();
         while let Some(word) = words.next() {
-            let text = core::str::from_utf8(&word).unwrap_or("");
+            let Ok(text) = core::str::from_utf8(&word) else {
+                if word.first() == Some(&b'-') {
+                    return Err(self.usage(format!(
+                        "option '{}' is not valid UTF-8",
+                        String::from_utf8_lossy(&word)
+                    )));
+                }
+                command.push(word);
+                if permute {
+                    continue;
+                }
+                command.extend(words.by_ref());
+                break;
+            };
             if text == "--" {
                 command.extend(words.by_ref());
                 break;
@@ -294,7 +307,7 @@ impl Parser {
         }
         // A flag wins over its environment variable.
         if verbose > 0 {
-            self.settings.verbosity = verbose.saturating_add(1);
+            self.settings.verbosity = verbose.saturating_add(1).min(DEBUG);
         }
         if !remap_from_flags.is_empty() {
             self.settings.remap_exit = remap_from_flags;
@@ -354,6 +367,17 @@ impl Parser {
                 signals::RTMAX
             ))
         })
+    }
+
+    /// A verbosity level: any decimal number, more than the highest level counting as it.
+    fn level(&self, source: &str, value: &str) -> Result<u8, Error> {
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(self.usage(format!(
+                "{source}={value}: expected a number (past the highest level counts as it)"
+            )));
+        }
+        let level = value.parse::<u64>().unwrap_or(u64::MAX);
+        Ok(level.min(u64::from(DEBUG)) as u8)
     }
 
     fn exit_code(&self, source: &str, value: &str) -> Result<u8, Error> {
@@ -641,10 +665,47 @@ mod tests {
             ("RINIT_REWRITE", "TERM", "not SIGNAL:SIGNAL"),
             ("RINIT_PDEATHSIG", "0", "is not a signal"),
             ("TINI_VERBOSITY", "x", "TINI_VERBOSITY=x"),
+            ("RINIT_VERBOSE", "-1", "RINIT_VERBOSE=-1: expected a number"),
         ] {
             let (message, _) = usage_error(&["rinit", "true"], &[(name, value)]);
             assert!(message.contains(expected), "{name}={value}: {message}");
         }
+    }
+
+    #[test]
+    fn verbosity_past_the_highest_level_counts_as_it() {
+        for (name, value) in [
+            ("RINIT_VERBOSE", "200"),
+            ("RINIT_VERBOSE", "99999999999999999999999"),
+            ("TINI_VERBOSITY", "255"),
+        ] {
+            assert_eq!(settings(&["rinit", "x"], &[(name, value)]).verbosity, DEBUG);
+        }
+        assert_eq!(settings(&["rinit", "-vvvvvv", "x"], &[]).verbosity, DEBUG);
+        assert_eq!(
+            settings(&["rinit", "x"], &[("RINIT_VERBOSE", "0")]).verbosity,
+            1
+        );
+    }
+
+    #[test]
+    fn option_words_that_are_not_utf8_are_usage_errors_never_the_command() {
+        for word in [
+            b"-\xff".to_vec(),
+            b"-e\xff".to_vec(),
+            b"--gr\xe9ce".to_vec(),
+        ] {
+            let args = [b"rinit".to_vec(), word, b"true".to_vec()];
+            match parse(args, |_| None) {
+                Err(Error::Usage { message, .. }) => {
+                    assert!(message.contains("is not valid UTF-8"), "{message}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // A command word may be any bytes.
+        let args = [b"rinit".to_vec(), b"caf\xe9".to_vec()];
+        assert!(matches!(parse(args, |_| None), Ok(Invocation::Run(_))));
     }
 
     #[test]

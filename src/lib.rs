@@ -32,12 +32,12 @@ use settings::Settings;
 
 /// Runs the command as `settings` say and returns rinit's exit code. Errors are reported on
 /// stderr here, as one line each.
-pub fn run(settings: &Settings) -> u8 {
-    supervise(settings).unwrap_or_else(|error| log::fail(&error))
+/// `inherited`: what [`signals::take_over`] found, which the command gets back.
+pub fn run(settings: &Settings, inherited: &signals::Inherited) -> u8 {
+    supervise(settings, inherited).unwrap_or_else(|error| log::fail(&error))
 }
 
-fn supervise(settings: &Settings) -> Result<u8, Error> {
-    let inherited = signals::take_over()?;
+fn supervise(settings: &Settings, inherited: &signals::Inherited) -> Result<u8, Error> {
     let listener = signals::Listener::open(signals::Mask::asynchronous())?;
     if let Some(signal) = settings.parent_death_signal {
         signals::on_parent_death(signal)?;
@@ -45,7 +45,7 @@ fn supervise(settings: &Settings) -> Result<u8, Error> {
     reap::become_subreaper(settings)?;
     let child = match settings.pause {
         true => None,
-        false => Some(spawn::spawn(settings, &inherited)?),
+        false => Some(spawn::spawn(settings, inherited)?),
     };
     Ok(supervise::Supervisor::new(settings, child, listener).run())
 }

@@ -17,12 +17,18 @@ extern "C" fn main(
 ) -> core::ffi::c_int {
     use core::ffi::CStr;
     use rinit::cli::{self, Invocation};
+    // First of all: a signal sent while rinit reads its arguments must wait for it, not kill
+    // it (nor, as PID 1, be dropped for want of a handler).
+    let inherited = match rinit::signals::take_over() {
+        Ok(inherited) => inherited,
+        Err(error) => return rinit::log::fail(&error).into(),
+    };
     let args = (0..argc.max(0) as usize).map(|i| {
         // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
         unsafe { CStr::from_ptr(*argv.add(i)) }.to_bytes().to_vec()
     });
     let code = match cli::parse(args, rinit::sys::getenv) {
-        Ok(Invocation::Run(settings)) => rinit::run(&settings),
+        Ok(Invocation::Run(settings)) => rinit::run(&settings, &inherited),
         Ok(Invocation::Print(text)) => rinit::log::print(&text),
         Err(error) => rinit::log::fail(&error),
     };
@@ -80,12 +86,25 @@ mod runtime {
     #[global_allocator]
     static ALLOCATOR: Malloc = Malloc;
 
-    /// No input should reach this; if a bug does, say so in one line and abort.
+    /// No input should reach this; if a bug does, say so in one line and end. The message is
+    /// formatted into the stack (the heap may be what failed); as PID 1 rinit exits with 1,
+    /// since abort's SIGABRT cannot end PID 1 (musl then crashes it); otherwise it aborts, for
+    /// a core dump.
     #[panic_handler]
     fn panic(info: &core::panic::PanicInfo) -> ! {
-        rinit::log::line(format_args!("internal error: {}", info.message()));
-        // SAFETY: abort ends the process at once; nothing is left to clean up.
-        unsafe { libc::abort() }
+        let mut line = rinit::log::StackLine::new();
+        let _ = core::fmt::write(
+            &mut line,
+            format_args!("rinit: internal error: {}\n", info.message()),
+        );
+        line.write_to(2);
+        // SAFETY: _exit and abort end the process at once; nothing is left to clean up.
+        unsafe {
+            if libc::getpid() == 1 {
+                libc::_exit(1);
+            }
+            libc::abort()
+        }
     }
 
     // The prebuilt core and alloc libraries are compiled for unwinding, so they name these two

@@ -40,6 +40,9 @@ pub enum Phase {
 pub enum Event {
     /// A signal as received, before `-r` rewriting (SIGCHLD never: it only makes rinit reap).
     Signal(i32),
+    /// A signal rinit raised on itself: the SIGPIPE or SIGXFSZ of a failed write to its
+    /// stderr. Never forwarded: the command must not die of rinit's broken log.
+    Raised(i32),
     /// The command was reaped with this exit code (128+N for a death by signal N).
     Exited(u8),
     /// While draining or killing, after reaping: whether any process rinit waits for is left.
@@ -114,6 +117,10 @@ impl Machine {
         let mut actions = Vec::new();
         match event {
             Event::Signal(received) => self.on_signal(settings, received, now, &mut actions),
+            Event::Raised(received) => actions.push(Action::Drop {
+                received,
+                why: "raised by rinit itself",
+            }),
             Event::Exited(code) => {
                 self.status = Some(code);
                 self.running = false;
@@ -381,6 +388,26 @@ mod tests {
             }]
         );
         assert_eq!(m.phase(), Phase::Stopping);
+    }
+
+    #[test]
+    fn a_signal_rinit_raised_on_itself_is_never_forwarded() {
+        let s = rinit();
+        let mut m = running();
+        let dropped = Drop {
+            received: libc::SIGPIPE,
+            why: "raised by rinit itself",
+        };
+        assert_eq!(m.handle(&s, Event::Raised(libc::SIGPIPE), T0), [dropped]);
+        assert_eq!(m.phase(), Phase::Running);
+        // The same signal sent by another process is the command's.
+        assert_eq!(
+            m.handle(&s, Event::Signal(libc::SIGPIPE), T0),
+            [Forward {
+                signal: libc::SIGPIPE,
+                received: libc::SIGPIPE
+            }]
+        );
     }
 
     #[test]

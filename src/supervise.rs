@@ -24,6 +24,8 @@ pub struct Supervisor<'a> {
     signals: Listener,
     /// What the last reaping saw: a child still running.
     children_left: bool,
+    /// rinit's own pid, to tell the signals it raised on itself.
+    own: i32,
 }
 
 impl<'a> Supervisor<'a> {
@@ -43,6 +45,7 @@ impl<'a> Supervisor<'a> {
             rest: Rest::new(settings, main),
             signals,
             children_left: true,
+            own: sys::pid(),
         }
     }
 
@@ -60,7 +63,11 @@ impl<'a> Supervisor<'a> {
                     signals::name(received.signal),
                     sender(received.sender)
                 );
-                events.push(Event::Signal(received.signal));
+                // A failed write raises SIGPIPE or SIGXFSZ on the writer: rinit itself.
+                events.push(match received.sender == self.own {
+                    true => Event::Raised(received.signal),
+                    false => Event::Signal(received.signal),
+                });
             }
             let mut status = None;
             self.children_left = reap::reap(self.settings, self.main, &mut status);

@@ -275,16 +275,18 @@ pub fn poll_readable(fds: &[i32], timeout: Option<Duration>) -> Vec<bool> {
     polled.iter().map(|p| ready > 0 && p.revents != 0).collect()
 }
 
-/// Writes all of `bytes` to `fd`; a failure (closed pipe, full disk) is dropped.
-pub fn write_all(fd: i32, mut bytes: &[u8]) {
+/// Writes all of `bytes` to `fd`; false if a write failed (closed pipe, full disk, file size
+/// limit: the kernel then also raises SIGPIPE or SIGXFSZ, which rinit keeps blocked).
+pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
     while !bytes.is_empty() {
         // SAFETY: writes from a live slice of the given length.
         match unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) } {
             n if n > 0 => bytes = &bytes[n as usize..],
             _ if Errno::last() == Errno::EINTR => {}
-            _ => return,
+            _ => return false,
         }
     }
+    true
 }
 
 /// rinit's own pid.

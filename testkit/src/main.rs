@@ -1,54 +1,98 @@
 //! Helper programs for rinit's tests, one static binary (it also runs inside scratch
-//! containers). Each subcommand is one scenario's process:
-//!
-//! - `record FILE`: blocks every signal, writes `ready`, then appends each signal number it
-//!   receives; exits 0 after recording SIGTERM.
-//! - `worker FILE [DELAY_MS]`: writes `started`; on SIGTERM waits DELAY_MS, appends `saved`,
-//!   exits 0. `worker FILE ignore` ignores SIGTERM and runs until killed.
-//! - `orphans N`: double-forks N processes that exit at once, orphaned to rinit.
-//! - `zombies SECONDS`: waits up to SECONDS for zero zombies; prints how many are left.
-//! - `adopted`: double-forks a sleeper, then prints its own parent's pid and the sleeper's new
-//!   parent pid (equal when the parent is a subreaper).
-//! - `latency`: blocks SIGUSR1 and, for each one received, writes the CLOCK_MONOTONIC time
-//!   in nanoseconds as a line on stdout; exits on SIGTERM.
-//! - `show`: prints its blocked and ignored signal masks, open fds, pgid, sid and the
-//!   terminal's foreground group.
+//! containers), one subcommand per scenario's process. Built on clap, nix and signal-hook;
+//! `record` alone uses rinit's own kernel signal sets, since nix's `Signal` cannot hold the
+//! real-time signals it must record (and musl's sigfillset leaves out 32-34).
 
 #![no_main]
 
-use rinit::signals::{self, Mask};
-use std::ffi::{c_char, c_int, CStr};
+mod fuzz;
+
+use clap::{Parser, Subcommand};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, getppid, pipe, ForkResult, Pid};
+use std::ffi::{c_char, c_int, CStr, OsString};
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "rinit-testkit", about = "Helper programs for rinit's tests")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Blocks every signal, writes `ready` to FILE, then appends each signal number it
+    /// receives; exits 0 after recording SIGTERM.
+    Record { file: String },
+    /// Writes `started` to FILE; on SIGTERM waits MODE milliseconds, appends `saved`, exits 0.
+    /// With MODE `ignore` it never acts on SIGTERM and runs until killed.
+    Worker {
+        file: String,
+        #[arg(default_value = "0")]
+        mode: String,
+    },
+    /// Double-forks COUNT processes that exit at once, orphaned to the nearest reaper.
+    Orphans { count: usize },
+    /// Waits up to SECONDS for no zombie to be left; prints `zombies=N`.
+    Zombies { seconds: u64 },
+    /// Double-forks a sleeper; prints its own parent's pid and the sleeper's new parent's.
+    Adopted,
+    /// For each SIGUSR1, writes the CLOCK_MONOTONIC time in ns as a line; exits on SIGTERM.
+    Latency,
+    /// Prints its blocked and ignored masks, open descriptors, group, session, foreground
+    /// group and LISTEN_PID.
+    Show,
+    /// Starts COMMAND RUNS times, sends it SIGTERM as soon as its own code runs (the first
+    /// moment its mask shows SIGTERM blocked, which for rinit is its first act), and prints how
+    /// each run ended: `runs=N killed=K codes=CODE:COUNT,...` (killed: died of a signal).
+    Starts {
+        runs: usize,
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Runs COMMAND with stderr a pipe whose reader has already gone.
+    BrokenStderr {
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Runs CASES random command lines and environments through the rinit binaries in DIR
+    /// (rinit and links under every peer's name); prints `cases=N` or the failing case.
+    Fuzz {
+        #[arg(long)]
+        seed: u64,
+        #[arg(long)]
+        cases: usize,
+        #[arg(long)]
+        dir: String,
+    },
+}
 
 /// The C entry point, so that Rust's runtime does not ignore SIGPIPE and `show` reports exactly
 /// what this process was given.
 #[no_mangle]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    let args: Vec<String> = (1..argc as usize)
+    let args = (0..argc.max(0) as usize).map(|i| {
         // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
-        .map(|i| {
-            unsafe { CStr::from_ptr(*argv.add(i)) }
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    let arg = |n: usize| args.get(n).map(String::as_str).unwrap_or("");
-    let code = match arg(0) {
-        "record" => record(arg(1)),
-        "worker" => worker(arg(1), arg(2)),
-        "orphans" => orphans(arg(1).parse().unwrap_or(1000)),
-        "zombies" => zombies(arg(1).parse().unwrap_or(10)),
-        "adopted" => adopted(),
-        "latency" => latency(),
-        "show" => show(),
-        _ => {
-            eprintln!("usage: rinit-testkit record|worker|orphans|zombies|show ...");
-            2
-        }
+        OsString::from_vec(unsafe { CStr::from_ptr(*argv.add(i)) }.to_bytes().to_vec())
+    });
+    let code = match Cli::parse_from(args).scenario {
+        Scenario::Record { file } => record(&file),
+        Scenario::Worker { file, mode } => worker(&file, &mode),
+        Scenario::Orphans { count } => orphans(count),
+        Scenario::Zombies { seconds } => zombies(seconds),
+        Scenario::Adopted => adopted(),
+        Scenario::Latency => latency(),
+        Scenario::Show => show(),
+        Scenario::Starts { runs, command } => starts(runs, &command),
+        Scenario::BrokenStderr { command } => broken_stderr(&command),
+        Scenario::Fuzz { seed, cases, dir } => fuzz::run(seed, cases, &dir),
     };
-    use std::io::Write;
     let _ = std::io::stdout().flush();
     code
 }
@@ -63,6 +107,7 @@ fn append(path: &str, line: &str) {
 }
 
 fn record(path: &str) -> i32 {
+    use rinit::signals::{self, Mask};
     signals::set_mask(Mask::asynchronous()).expect("block signals");
     append(path, "ready");
     loop {
@@ -77,16 +122,19 @@ fn record(path: &str) -> i32 {
 
 fn worker(path: &str, mode: &str) -> i32 {
     if mode == "ignore" {
-        // SAFETY: installs SIG_IGN; no handler runs.
-        unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+        // Blocked and never waited for: SIGTERM stays pending, and only SIGKILL ends this.
+        SigSet::from(Signal::SIGTERM)
+            .thread_block()
+            .expect("block SIGTERM");
         append(path, "started");
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
     }
-    signals::set_mask(Mask::of(&[libc::SIGTERM])).expect("block SIGTERM");
+    let mut signals =
+        signal_hook::iterator::Signals::new([libc::SIGTERM]).expect("a SIGTERM handler");
     append(path, "started");
-    signals::wait(Mask::of(&[libc::SIGTERM]), None);
+    signals.forever().next();
     std::thread::sleep(Duration::from_millis(mode.parse().unwrap_or(0)));
     append(path, "saved");
     0
@@ -94,84 +142,74 @@ fn worker(path: &str, mode: &str) -> i32 {
 
 fn orphans(count: usize) -> i32 {
     for _ in 0..count {
-        // SAFETY: single-threaded; the children only call fork and _exit.
-        match unsafe { libc::fork() } {
-            0 => {
-                // SAFETY: as above; the grandchild exits at once and becomes rinit's zombie.
-                unsafe {
-                    if libc::fork() == 0 {
-                        libc::_exit(0);
-                    }
-                    libc::_exit(0)
+        // SAFETY: single-threaded; the children only fork and _exit.
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => {
+                // SAFETY: as above; the grandchild exits at once and becomes an orphan.
+                if let Ok(ForkResult::Child) = unsafe { fork() } {
+                    std::process::exit(0);
                 }
+                std::process::exit(0)
             }
-            -1 => panic!("fork: {}", std::io::Error::last_os_error()),
-            // SAFETY: reaping our own direct child; a null status pointer is allowed.
-            child => unsafe {
-                libc::waitpid(child, std::ptr::null_mut(), 0);
-            },
+            ForkResult::Parent { child } => {
+                waitpid(child, None).expect("wait for the middle child");
+            }
         }
     }
     0
 }
 
 fn latency() -> i32 {
-    let listened = Mask::of(&[libc::SIGUSR1, libc::SIGTERM]);
-    signals::set_mask(listened).expect("block signals");
+    let listened = SigSet::from_iter([Signal::SIGUSR1, Signal::SIGTERM]);
+    listened.thread_block().expect("block signals");
     println!("ready");
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    while signals::wait(listened, None) == Some(libc::SIGUSR1) {
+    let _ = std::io::stdout().flush();
+    while listened.wait() == Ok(Signal::SIGUSR1) {
         let line = format!("{}\n", rinit::sys::now().as_nanos());
-        rinit::sys::write_all(1, line.as_bytes());
+        let _ = std::io::stdout().write_all(line.as_bytes());
+        let _ = std::io::stdout().flush();
     }
     0
 }
 
 fn adopted() -> i32 {
-    let mut ends = [0; 2];
-    // SAFETY: `ends` is a live two-int array.
-    assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0, "pipe");
+    let (reader, writer) = pipe().expect("pipe");
     // SAFETY: single-threaded; the children call only fork, write, sleep and _exit.
-    match unsafe { libc::fork() } {
-        0 => unsafe {
-            let sleeper = libc::fork();
-            if sleeper == 0 {
-                libc::sleep(30);
-                libc::_exit(0);
-            }
-            libc::write(ends[1], (&sleeper as *const i32).cast(), 4);
-            libc::_exit(0)
-        },
-        child => {
-            let mut sleeper = 0i32;
-            // SAFETY: reads 4 bytes into a live i32; waits for our own child.
-            unsafe {
-                libc::read(ends[0], (&mut sleeper as *mut i32).cast(), 4);
-                libc::waitpid(child, std::ptr::null_mut(), 0);
-            }
-            let stat = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).unwrap_or_default();
-            let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
-            let parent = after.split_whitespace().nth(1).unwrap_or("?");
-            // SAFETY: getppid has no arguments.
-            println!("init={} adopter={parent}", unsafe { libc::getppid() });
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            // SAFETY: as above.
+            let sleeper = match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    std::thread::sleep(Duration::from_secs(30));
+                    std::process::exit(0)
+                }
+                Ok(ForkResult::Parent { child }) => child.as_raw(),
+                Err(_) => std::process::exit(1),
+            };
+            let _ = nix::unistd::write(&writer, &sleeper.to_ne_bytes());
+            std::process::exit(0)
+        }
+        ForkResult::Parent { child } => {
+            drop(writer);
+            let mut bytes = [0u8; 4];
+            std::fs::File::from(reader)
+                .read_exact(&mut bytes)
+                .expect("the sleeper's pid");
+            waitpid(child, None).expect("wait for the middle child");
+            let sleeper = i32::from_ne_bytes(bytes);
+            let parent = rinit::sys::process(sleeper).map_or(-1, |p| p.parent);
+            println!("init={} adopter={parent}", getppid());
             0
         }
     }
 }
 
 fn count_zombies() -> usize {
-    std::fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-                .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-                .filter(|stat| {
-                    let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
-                    after.split_whitespace().next() == Some("Z")
-                })
-                .count()
-        })
-        .unwrap_or(usize::MAX)
+    rinit::sys::processes()
+        .into_iter()
+        .filter_map(rinit::sys::process)
+        .filter(|p| p.zombie)
+        .count()
 }
 
 fn zombies(seconds: u64) -> i32 {
@@ -207,15 +245,69 @@ fn show() -> i32 {
         .filter(|fd| std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok())
         .map(u32::to_string)
         .collect();
-    // SAFETY: plain syscalls without pointers.
-    let (pgid, sid, fg) = unsafe { (libc::getpgrp(), libc::getsid(0), libc::tcgetpgrp(0)) };
+    let foreground = nix::unistd::tcgetpgrp(std::io::stdin()).map_or(-1, Pid::as_raw);
     println!(
-        "pid={} blocked={} ignored={} fds={} pgid={pgid} sid={sid} fg={fg} listen_pid={}",
+        "pid={} blocked={} ignored={} fds={} pgid={} sid={} fg={foreground} listen_pid={}",
         std::process::id(),
         field("SigBlk:"),
         field("SigIgn:"),
         fds.join(","),
+        nix::unistd::getpgrp(),
+        nix::unistd::getsid(None).map_or(-1, Pid::as_raw),
         std::env::var("LISTEN_PID").unwrap_or_default()
     );
     0
+}
+
+fn starts(runs: usize, command: &[OsString]) -> i32 {
+    let mut killed = 0;
+    let mut codes = std::collections::BTreeMap::<i32, usize>::new();
+    for _ in 0..runs {
+        // spawn returns once the program has exec'd: the signal arrives right after start.
+        let mut child = Command::new(&command[0])
+            .args(&command[1..])
+            .spawn()
+            .expect("start the command");
+        let pid = child.id() as i32;
+        let started = Instant::now();
+        while !blocks_sigterm(pid) && started.elapsed() < Duration::from_secs(5) {
+            std::hint::spin_loop();
+        }
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        match child.wait().expect("wait for the command").code() {
+            Some(code) => *codes.entry(code).or_default() += 1,
+            None => killed += 1,
+        }
+        // As PID 1 of the test's namespace, also collect whatever a run left behind.
+        while let Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) =
+            waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG))
+        {}
+    }
+    let codes: Vec<String> = codes.iter().map(|(c, n)| format!("{c}:{n}")).collect();
+    println!("runs={runs} killed={killed} codes={}", codes.join(","));
+    0
+}
+
+/// Whether process `pid` has SIGTERM in its blocked mask (or is gone).
+fn blocks_sigterm(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigBlk:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & 1 << (libc::SIGTERM - 1) != 0)
+}
+
+fn broken_stderr(command: &[OsString]) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let (reader, writer) = pipe().expect("pipe");
+    drop(reader);
+    let error = Command::new(&command[0])
+        .args(&command[1..])
+        .stderr(writer)
+        .exec();
+    eprintln!("exec {:?}: {error}", command[0]);
+    127
 }

@@ -1,0 +1,168 @@
+//! Nothing a caller or a log reader does can wedge rinit: a log reader that went away, a file
+//! size limit on stderr, signals sent the moment it starts, and thousands of random command
+//! lines and environments under every name.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// User plus system CPU time of `pid` so far, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_log_reader_that_went_away_neither_spins_rinit_nor_kills_the_command() {
+    // -v logs every signal and reap into a pipe nobody reads: each write fails.
+    let ns = Namespace::start(
+        &testkit(),
+        &[
+            "broken-stderr",
+            &rinit().display().to_string(),
+            "-vv",
+            "--",
+            "sh",
+            "-c",
+            "(sleep 0.2 &); sleep 1; exit 5",
+        ],
+    );
+    let pid1 = ns.pid1();
+    std::thread::sleep(Duration::from_millis(800));
+    let spent = cpu_ticks(pid1);
+    let out = ns.finish(Duration::from_secs(20));
+    assert_eq!(out.code, 5, "the command's status, unchanged: {out:?}");
+    assert!(spent < 20, "rinit spun: {spent} ticks of CPU in 0.8 s");
+}
+
+#[test]
+fn one_warning_into_a_broken_stderr_does_not_kill_the_command() {
+    // tini's name outside PID 1 warns at the default verbosity that it is no subreaper.
+    let scratch = Scratch::new("warn-broken");
+    let tini = scratch.link_as("tini");
+    let script = format!("{tini} -- sh -c 'sleep 0.2; exit 5'; echo code=$?");
+    let out = Namespace::start(&testkit(), &["broken-stderr", "sh", "-c", &script])
+        .finish(Duration::from_secs(20));
+    assert_eq!(out.stdout, "code=5\n", "{out:?}");
+}
+
+#[test]
+fn a_file_size_limit_on_stderr_does_not_kill_the_command() {
+    // The first log line passes the limit: EFBIG, and SIGXFSZ raised on rinit itself.
+    let out = Namespace::start(
+        "prlimit",
+        &[
+            "--fsize=8",
+            &rinit().display().to_string(),
+            "-vv",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.2; exit 5",
+        ],
+    )
+    .finish(Duration::from_secs(20));
+    assert_eq!(out.code, 5, "{out:?}");
+    assert!(out.stderr.len() <= 8, "{:?}", out.stderr);
+}
+
+#[test]
+fn a_sigpipe_another_process_sends_is_still_forwarded() {
+    let scratch = Scratch::new("sigpipe");
+    let record = scratch.path("record");
+    let ns = Namespace::rinit(&["--", &testkit(), "record", &record]);
+    scratch.wait_for("record", "ready");
+    ns.signal(libc::SIGPIPE);
+    assert!(
+        eventually(Duration::from_secs(10), || scratch
+            .read("record")
+            .contains("\n13\n")),
+        "{}",
+        scratch.read("record")
+    );
+    ns.signal(libc::SIGTERM);
+    assert_eq!(ns.finish(Duration::from_secs(10)).code, 0);
+}
+
+#[test]
+fn blocking_signals_is_the_first_thing_rinit_does() {
+    let trace = Scratch::new("strace");
+    let log = trace.path("trace");
+    let out = Command::new("strace")
+        .args(["-o", &log, "--"])
+        .arg(rinit())
+        .args(["--", "true"])
+        .output()
+        .expect("strace is required for this test");
+    assert!(out.status.success(), "{out:?}");
+    // Only the C runtime's own thread set-up may come first; then the mask, before any
+    // memory is allocated or an argument read.
+    let calls: Vec<String> = trace
+        .read("trace")
+        .lines()
+        .skip_while(|line| !line.starts_with("execve("))
+        .skip(1)
+        .map(|line| line.split('(').next().unwrap_or("").to_string())
+        .filter(|call| !["arch_prctl", "set_tid_address"].contains(&call.as_str()))
+        .take(1)
+        .collect();
+    assert_eq!(calls, ["rt_sigprocmask"], "{}", trace.read("trace"));
+}
+
+#[test]
+fn three_hundred_sigterms_right_after_start_always_reach_the_command() {
+    let out = Namespace::start(
+        &testkit(),
+        &[
+            "starts",
+            "300",
+            &rinit().display().to_string(),
+            "--",
+            "sleep",
+            "5",
+        ],
+    )
+    .finish(Duration::from_secs(60));
+    assert_eq!(out.stdout, "runs=300 killed=0 codes=143:300\n", "{out:?}");
+}
+
+#[test]
+fn thousands_of_random_command_lines_and_environments_never_wedge_rinit() {
+    let seed = std::env::var("RINIT_FUZZ_SEED").unwrap_or_else(|_| "20261123".into());
+    let cases = std::env::var("RINIT_FUZZ_CASES").unwrap_or_else(|_| "3000".into());
+    let dir = Scratch::new("fuzz");
+    for name in [
+        "tini",
+        "tini-static",
+        "docker-init",
+        "dumb-init",
+        "catatonit",
+    ] {
+        dir.link_as(name);
+    }
+    std::os::unix::fs::symlink(rinit(), dir.0.join("rinit")).unwrap();
+    let start = Instant::now();
+    let out = Namespace::start(
+        &testkit(),
+        &[
+            "fuzz",
+            "--seed",
+            &seed,
+            "--cases",
+            &cases,
+            "--dir",
+            &dir.0.display().to_string(),
+        ],
+    )
+    .finish(Duration::from_secs(3600));
+    assert_eq!(
+        out.stdout,
+        format!("cases={cases} seed={seed}\n"),
+        "{out:?} after {:?}",
+        start.elapsed()
+    );
+}
