@@ -8,6 +8,7 @@ use crate::settings::{Settings, Subreaper};
 use crate::sys::{self, Errno};
 use alloc::format;
 use alloc::string::String;
+use rustix::process::{self, Pid, WaitOptions, WaitStatus};
 
 /// Registers rinit as child subreaper when it is not PID 1, as its settings ask: orphans of
 /// its descendants are then re-parented to rinit instead of the host's init.
@@ -25,9 +26,9 @@ pub fn become_subreaper(settings: &Settings) -> Result<(), Error> {
             );
             Ok(())
         }
-        // SAFETY: PR_SET_CHILD_SUBREAPER takes a plain flag.
-        mode => match Errno::result(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) }) {
-            Ok(_) => Ok(()),
+        // The argument is only a flag; rustix spells "on" as a pid.
+        mode => match process::set_child_subreaper(Some(Pid::INIT)).map_err(Errno::from) {
+            Ok(()) => Ok(()),
             Err(errno) if mode == Subreaper::Required => Err(Error::Setup {
                 what: "prctl(PR_SET_CHILD_SUBREAPER)",
                 errno,
@@ -49,24 +50,22 @@ pub fn become_subreaper(settings: &Settings) -> Result<(), Error> {
 /// returns whether any child is still running.
 pub fn reap(settings: &Settings, main: Option<i32>, main_status: &mut Option<u8>) -> bool {
     loop {
-        let mut raw = 0;
-        // SAFETY: `raw` is a live int for the status; WNOHANG makes the call return at once.
-        let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
-        match pid {
-            0 => return true,
-            -1 if Errno::last() == Errno::EINTR => continue,
+        // wait(), not waitpid(None): that would be waitpid(0), rinit's own process group only.
+        match process::wait(WaitOptions::NOHANG) {
+            Ok(None) => return true,
+            Err(rustix::io::Errno::INTR) => continue,
             // ECHILD: no children at all.
-            -1 => return false,
-            pid => {
-                let code = exit_code(raw);
+            Err(_) => return false,
+            Ok(Some((pid, status))) => {
+                let pid = pid.as_raw_nonzero().get();
                 if Some(pid) == main {
-                    say!(settings, INFO, "child {pid} exited: {}", describe(raw));
-                    *main_status = Some(code);
+                    say!(settings, INFO, "child {pid} exited: {}", describe(status));
+                    *main_status = Some(exit_code(status));
                 } else if settings.warn_on_reap {
                     // tini's words, for scripts that grep for them.
                     crate::log::line(format_args!("Reaped zombie process with pid={pid}"));
                 } else {
-                    say!(settings, INFO, "reaped process {pid}: {}", describe(raw));
+                    say!(settings, INFO, "reaped process {pid}: {}", describe(status));
                 }
             }
         }
@@ -74,18 +73,16 @@ pub fn reap(settings: &Settings, main: Option<i32>, main_status: &mut Option<u8>
 }
 
 /// The shell's convention: the exit code, or 128+N for a death by signal N.
-pub fn exit_code(status: i32) -> u8 {
-    if libc::WIFSIGNALED(status) {
-        (128 + libc::WTERMSIG(status)).clamp(0, 255) as u8
-    } else {
-        libc::WEXITSTATUS(status) as u8
+pub fn exit_code(status: WaitStatus) -> u8 {
+    match status.terminating_signal() {
+        Some(signal) => (128 + signal).clamp(0, 255) as u8,
+        None => status.exit_status().unwrap_or(0) as u8,
     }
 }
 
-fn describe(status: i32) -> String {
-    if libc::WIFSIGNALED(status) {
-        format!("killed by {}", crate::signals::name(libc::WTERMSIG(status)))
-    } else {
-        format!("exit code {}", libc::WEXITSTATUS(status))
+fn describe(status: WaitStatus) -> String {
+    match status.terminating_signal() {
+        Some(signal) => format!("killed by {}", crate::signals::name(signal)),
+        None => format!("exit code {}", status.exit_status().unwrap_or(0)),
     }
 }

@@ -12,10 +12,11 @@ use crate::log::{INFO, WARN};
 use crate::say;
 use crate::settings::{Session, Settings};
 use crate::signals;
-use crate::sys::{self, Errno, Fd, Process};
+use crate::sys::{self, Errno, Process};
 use alloc::format;
 use alloc::vec::Vec;
 use core::time::Duration;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// How often rinit checks again for processes left that it can neither wait for through a
 /// pidfd nor be told of by SIGCHLD (no usable /proc, or no pidfds).
@@ -42,7 +43,7 @@ pub struct Rest {
     /// Whether pidfds work here, once known (Linux >= 5.3).
     pidfds: Option<bool>,
     /// PID 1 only: pidfds of processes left that are not rinit's children.
-    watched: Vec<Fd>,
+    watched: Vec<OwnedFd>,
     /// Processes are left that only a periodic check can see go.
     recheck: bool,
 }
@@ -126,7 +127,8 @@ impl Rest {
         }
         if !self.proc_usable(settings) {
             // kill(-1, 0) checks every process of the namespace but rinit: ESRCH when none.
-            self.recheck = signals::send(-1, 0) != Err(Errno::ESRCH);
+            let anyone = rustix::process::test_kill_process_group(rustix::process::Pid::INIT);
+            self.recheck = anyone != Err(rustix::io::Errno::SRCH);
             if self.recheck {
                 say!(
                     settings,
@@ -161,8 +163,8 @@ impl Rest {
 
     /// Descriptors to wait on besides the signals: pidfds of processes left that are not
     /// rinit's children.
-    pub fn watched(&self) -> impl Iterator<Item = i32> + '_ {
-        self.watched.iter().map(Fd::raw)
+    pub fn watched(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.watched.iter().map(OwnedFd::as_fd)
     }
 
     /// How soon to look again without an event, when something left cannot be waited for.
@@ -256,8 +258,8 @@ fn each(signals: &[i32], mut send: impl FnMut(i32) -> bool) -> bool {
 }
 
 /// Whether the process behind `pidfd` has exited (its pidfd polls readable).
-fn exited(pidfd: &Fd) -> bool {
-    sys::poll_readable(&[pidfd.raw()], Some(Duration::ZERO))[0]
+fn exited(pidfd: &OwnedFd) -> bool {
+    sys::poll_readable(&[pidfd.as_fd()], Some(Duration::ZERO))[0]
 }
 
 /// Every process /proc shows.

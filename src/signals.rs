@@ -2,10 +2,11 @@
 //! blocking wait for the next signal, and delivery to the child.
 
 use crate::error::Error;
-use crate::sys::{Errno, Fd};
+use crate::sys::Errno;
 use alloc::format;
 use alloc::string::{String, ToString};
 use core::time::Duration;
+use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Signals the kernel raises for a fault in rinit itself; blocking them would hang or kill it.
 const SYNCHRONOUS: [i32; 7] = [
@@ -146,7 +147,7 @@ pub struct Received {
 
 /// rinit's blocked signals as a readable descriptor (signalfd), so that one wait covers them
 /// and the pidfds of processes rinit waits for but that are not its children.
-pub struct Listener(Fd);
+pub struct Listener(OwnedFd);
 
 impl Listener {
     pub fn open(set: Mask) -> Result<Self, Error> {
@@ -161,7 +162,8 @@ impl Listener {
             )
         };
         match Errno::result(fd) {
-            Ok(fd) => Ok(Listener(Fd::from_raw(fd as i32))),
+            // SAFETY: signalfd4 returned a new descriptor that nothing else owns.
+            Ok(fd) => Ok(Listener(unsafe { OwnedFd::from_raw_fd(fd as i32) })),
             Err(errno) => Err(Error::Setup {
                 what: "signalfd",
                 errno,
@@ -169,8 +171,8 @@ impl Listener {
         }
     }
 
-    pub fn fd(&self) -> i32 {
-        self.0.raw()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
     }
 
     /// The next pending signal, in the order the kernel hands them out; sleeps until one
@@ -179,15 +181,12 @@ impl Listener {
         // SAFETY: signalfd_siginfo is plain integers, for which all zeroes is a valid value.
         let mut info: libc::signalfd_siginfo = unsafe { core::mem::zeroed() };
         let size = core::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: reads at most one record into the live `info`, exactly its size.
-        let read = unsafe {
-            libc::read(
-                self.fd(),
-                (&mut info as *mut libc::signalfd_siginfo).cast(),
-                size,
-            )
+        // SAFETY: the record is plain integers; any bytes read into it are a valid value.
+        let bytes: &mut [u8] = unsafe {
+            core::slice::from_raw_parts_mut((&mut info as *mut libc::signalfd_siginfo).cast(), size)
         };
-        (read == size as isize).then_some(Received {
+        let read = rustix::io::read(&self.0, bytes).unwrap_or(0);
+        (read == size).then_some(Received {
             signal: info.ssi_signo as i32,
             sender: info.ssi_pid as i32,
         })

@@ -10,6 +10,11 @@ use alloc::ffi::CString;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::c_char;
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::pipe::{pipe_with, PipeFlags};
+use rustix::process::{self, Pid, WaitOptions};
+use rustix::stdio::stdin;
+use rustix::termios;
 
 /// Where `execvp` looks when PATH is unset (the same default as glibc and musl).
 const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/bin:/usr/bin";
@@ -41,53 +46,39 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error>
         (Session::NewSession, true) => release_terminal(),
         _ => Mask::NONE,
     };
-    let mut report = [0i32; 2];
-    // SAFETY: `report` has room for the two descriptors; both are close-on-exec, so the write
-    // end closes by itself when exec succeeds and no descriptor of rinit's reaches the command.
-    let piped = unsafe { libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) };
-    Errno::result(piped).map_err(|errno| Error::Setup {
-        what: "pipe",
-        errno,
-    })?;
-    let [report_read, report_write] = report;
-    // SAFETY: rinit is single-threaded, and the child calls only async-signal-safe functions
+    // Both ends are close-on-exec: the write end closes by itself when exec succeeds, and no
+    // descriptor of rinit's reaches the command.
+    let (report_read, report_write) =
+        pipe_with(PipeFlags::CLOEXEC).map_err(|errno| Error::Setup {
+            what: "pipe",
+            errno: errno.into(),
+        })?;
+    // SAFETY: rinit is single-threaded, and the child makes only async-signal-safe calls
     // (setpgid, setsid, ioctl, tcsetpgrp, sigaction, rt_sigprocmask, execve, write, _exit).
     match unsafe { libc::fork() } {
-        -1 => {
-            let errno = Errno::last();
-            close(report_read);
-            close(report_write);
-            Err(Error::Setup {
-                what: "fork",
-                errno,
-            })
-        }
+        -1 => Err(Error::Setup {
+            what: "fork",
+            errno: Errno::last(),
+        }),
         0 => child(settings, inherited, prepared, report_write),
         pid => {
-            close(report_write);
+            drop(report_write);
+            let child_pid = Pid::from_raw(pid);
             if settings.session == Session::OwnGroup {
                 // Also set in the parent: signals forwarded right after fork must find the group.
                 // EACCES once the child has exec'd is harmless (the child already did it).
-                // SAFETY: plain integers.
-                unsafe { libc::setpgid(pid, pid) };
+                let _ = process::setpgid(child_pid, child_pid);
             }
-            let failure = exec_error(report_read);
-            close(report_read);
-            match failure {
+            match exec_error(&report_read) {
                 None => Ok(Child { pid, ignore_once }),
                 Some(errno) => {
-                    // SAFETY: reaps our own child, which has exited; no status is needed.
-                    unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
+                    // Reaps our own child, which has exited; no status is needed.
+                    let _ = process::waitpid(child_pid, WaitOptions::empty());
                     Err(exec_failed(settings, errno))
                 }
             }
         }
     }
-}
-
-fn close(fd: i32) {
-    // SAFETY: closes a descriptor this module opened.
-    unsafe { libc::close(fd) };
 }
 
 fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
@@ -126,8 +117,7 @@ fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
         argv,
         envp,
         listen_pid,
-        // SAFETY: isatty only inspects descriptor 0.
-        terminal: unsafe { libc::isatty(0) } == 1,
+        terminal: termios::isatty(terminal()),
     })
 }
 
@@ -135,18 +125,22 @@ fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
 /// new session can make it its own. When a session leader gives it up, the kernel sends SIGHUP
 /// and SIGCONT to the terminal's foreground group; if that is rinit's, those two are rinit's own.
 fn release_terminal() -> Mask {
-    // SAFETY: tcgetpgrp, getpgrp, getsid and getpid take no pointers; TIOCNOTTY on fd 0 takes
-    // no argument.
-    unsafe {
-        let in_foreground = libc::tcgetpgrp(0) == libc::getpgrp();
-        if libc::ioctl(0, libc::TIOCNOTTY) != 0 {
-            return Mask::NONE;
-        }
-        match libc::getsid(0) == libc::getpid() && in_foreground {
-            true => Mask::of(&[libc::SIGHUP, libc::SIGCONT]),
-            false => Mask::NONE,
-        }
+    let in_foreground = termios::tcgetpgrp(terminal()).ok() == Some(process::getpgrp());
+    // SAFETY: TIOCNOTTY on descriptor 0 takes no argument (rustix has no wrapper for it).
+    if unsafe { libc::ioctl(0, libc::TIOCNOTTY) } != 0 {
+        return Mask::NONE;
     }
+    match process::getsid(None).ok() == Some(process::getpid()) && in_foreground {
+        true => Mask::of(&[libc::SIGHUP, libc::SIGCONT]),
+        false => Mask::NONE,
+    }
+}
+
+/// Descriptor 0, the terminal when there is one.
+fn terminal() -> BorrowedFd<'static> {
+    // SAFETY: rinit never closes or replaces descriptor 0, and the terminal calls made on it
+    // only fail (EBADF, ENOTTY) if it is closed or not a terminal.
+    unsafe { stdin() }
 }
 
 /// The paths `execvp` would try for `program`, in order.
@@ -171,27 +165,25 @@ fn search_path(program: &[u8], path: Option<&[u8]>) -> Vec<Vec<u8>> {
 }
 
 /// The child between fork and exec. Never returns.
-fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, report: i32) -> ! {
-    // SAFETY: async-signal-safe calls on plain integers and descriptor 0.
-    unsafe {
-        match settings.session {
-            Session::OwnGroup => {
-                libc::setpgid(0, 0);
-                if prepared.terminal {
-                    // Foreground on the terminal so Ctrl-C and job control reach the command.
-                    // SIGTTOU is still blocked here, so a background rinit may do this.
-                    libc::tcsetpgrp(0, libc::getpid());
-                }
+fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, report: OwnedFd) -> ! {
+    // rustix makes these raw syscalls: async-signal-safe.
+    match settings.session {
+        Session::OwnGroup => {
+            let _ = process::setpgid(None, None);
+            if prepared.terminal {
+                // Foreground on the terminal so Ctrl-C and job control reach the command.
+                // SIGTTOU is still blocked here, so a background rinit may do this.
+                let _ = termios::tcsetpgrp(terminal(), process::getpid());
             }
-            Session::NewSession => {
-                libc::setsid();
-                if prepared.terminal {
-                    // 0: take the terminal only if no other session holds it.
-                    libc::ioctl(0, libc::TIOCSCTTY, 0);
-                }
-            }
-            Session::Inherit => {}
         }
+        Session::NewSession => {
+            let _ = process::setsid();
+            if prepared.terminal {
+                // Takes the terminal only if no other session holds it.
+                let _ = process::ioctl_tiocsctty(terminal());
+            }
+        }
+        Session::Inherit => {}
     }
     // The command starts with exactly the mask and ignored signals rinit was given.
     signals::hand_back(inherited);
@@ -223,12 +215,9 @@ fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, rep
             }
         }
     }
-    let bytes = failure.0.to_ne_bytes();
-    // SAFETY: write and _exit are async-signal-safe; `bytes` is a live 4-byte buffer.
-    unsafe {
-        libc::write(report, bytes.as_ptr().cast(), bytes.len());
-        libc::_exit(error::NOT_FOUND.into())
-    }
+    let _ = rustix::io::write(&report, &failure.0.to_ne_bytes());
+    // SAFETY: _exit is async-signal-safe and ends the child at once.
+    unsafe { libc::_exit(error::NOT_FOUND.into()) }
 }
 
 /// Formats `LISTEN_PID=<pid>` into `buffer` without allocating.
@@ -253,13 +242,12 @@ fn write_listen_pid(buffer: &mut [u8; 32], pid: i32) {
 }
 
 /// Reads the child's report: nothing (EOF at exec) on success, its errno on failure.
-fn exec_error(report: i32) -> Option<Errno> {
+fn exec_error(report: &OwnedFd) -> Option<Errno> {
     let mut bytes = [0u8; 4];
     loop {
-        // SAFETY: reads at most 4 bytes into a live 4-byte buffer.
-        match unsafe { libc::read(report, bytes.as_mut_ptr().cast(), bytes.len()) } {
-            4 => return Some(Errno(i32::from_ne_bytes(bytes))),
-            -1 if Errno::last() == Errno::EINTR => {}
+        match rustix::io::read(report, &mut bytes) {
+            Ok(4) => return Some(Errno(i32::from_ne_bytes(bytes))),
+            Err(rustix::io::Errno::INTR) => {}
             _ => return None,
         }
     }

@@ -8,6 +8,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::{c_char, CStr};
 use core::time::Duration;
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::process::{self, Pid};
 
 /// An error number from a failed syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +52,12 @@ impl Errno {
             first.make_ascii_lowercase();
         }
         text
+    }
+}
+
+impl From<rustix::io::Errno> for Errno {
+    fn from(errno: rustix::io::Errno) -> Self {
+        Errno(errno.raw_os_error())
     }
 }
 
@@ -198,81 +207,38 @@ pub fn proc_unusable() -> Option<&'static str> {
     }
 }
 
-/// A descriptor rinit owns, closed when dropped.
-#[derive(Debug)]
-pub struct Fd(i32);
-
-impl Fd {
-    /// Takes ownership of a descriptor the caller just opened.
-    pub fn from_raw(fd: i32) -> Self {
-        Fd(fd)
-    }
-
-    pub fn raw(&self) -> i32 {
-        self.0
-    }
-}
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        // SAFETY: closes a descriptor this value owns and nothing else uses.
-        unsafe { libc::close(self.0) };
-    }
-}
-
 /// A descriptor for process `pid` that keeps naming that process even after the pid is reused
 /// (Linux 5.3); it polls readable once the process has exited.
-pub fn pidfd_open(pid: i32) -> Result<Fd, Errno> {
-    // SAFETY: plain integers; the kernel returns a new close-on-exec descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    Errno::result(fd).map(|fd| Fd::from_raw(fd as i32))
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    let pid = Pid::from_raw(pid).ok_or(Errno::ESRCH)?;
+    process::pidfd_open(pid, process::PidfdFlags::empty()).map_err(Errno::from)
 }
 
-/// Sends `signal` to the process behind `pidfd`: never to a later process with the same pid.
-pub fn pidfd_send_signal(pidfd: &Fd, signal: i32) -> Result<(), Errno> {
-    // SAFETY: a live descriptor, a plain signal number, no siginfo, no flags.
-    let done = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.raw(),
-            signal,
-            core::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    Errno::result(done).map(drop)
+/// Sends `signal` (a named one: TERM, INT, CONT, KILL...) to the process behind `pidfd`: never
+/// to a later process with the same pid.
+pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), Errno> {
+    let signal = rustix::process::Signal::from_named_raw(signal).ok_or(Errno::EINVAL)?;
+    process::pidfd_send_signal(pidfd, signal).map_err(Errno::from)
 }
 
 /// Waits until one of `fds` is readable or `timeout` passes (`None`: no timeout); returns
 /// which were readable. A signal that stopped and continued rinit wakes it early: the caller
 /// recomputes its timeout and waits again.
-pub fn poll_readable(fds: &[i32], timeout: Option<Duration>) -> Vec<bool> {
-    let mut polled: Vec<libc::pollfd> = fds
+pub fn poll_readable(fds: &[BorrowedFd], timeout: Option<Duration>) -> Vec<bool> {
+    let mut polled: Vec<PollFd> = fds
         .iter()
-        .map(|fd| libc::pollfd {
-            fd: *fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|fd| PollFd::new(fd, PollFlags::IN))
         .collect();
-    let spec = timeout.map(|left| libc::timespec {
+    let timeout = timeout.map(|left| Timespec {
         tv_sec: left.as_secs().min(i32::MAX as u64) as _,
         tv_nsec: left.subsec_nanos() as _,
     });
-    let spec_ptr = spec
-        .as_ref()
-        .map_or(core::ptr::null(), |s| s as *const libc::timespec);
-    // SAFETY: `polled` holds `polled.len()` live pollfds; the timeout is live or null; a null
-    // signal mask leaves rinit's own (everything blocked) in place.
-    let ready = unsafe {
-        libc::ppoll(
-            polled.as_mut_ptr(),
-            polled.len() as libc::nfds_t,
-            spec_ptr,
-            core::ptr::null(),
-        )
-    };
-    polled.iter().map(|p| ready > 0 && p.revents != 0).collect()
+    // ppoll with no signal mask: rinit's own (everything blocked) stays in place.
+    let ready = rustix::event::poll(&mut polled, timeout.as_ref()).unwrap_or(0);
+    polled
+        .iter()
+        .map(|p| ready > 0 && !p.revents().is_empty())
+        .collect()
 }
 
 /// Writes all of `bytes` to `fd`; false if a write failed (closed pipe, full disk, file size
@@ -291,6 +257,5 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
 
 /// rinit's own pid.
 pub fn pid() -> i32 {
-    // SAFETY: getpid has no arguments and cannot fail.
-    unsafe { libc::getpid() }
+    process::getpid().as_raw_nonzero().get()
 }
