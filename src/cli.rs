@@ -3,8 +3,8 @@
 //! except under tini's names, where they are permuted as tini's getopt does unless
 //! POSIXLY_CORRECT is set.
 
-use crate::error::{self, Error};
-use crate::log::DEBUG;
+use crate::error::{self, Error, UsageKind};
+use crate::log::{DEBUG, TRACE};
 use crate::settings::{Forward, Personality, Session, Settings, Subreaper};
 use crate::signals;
 use alloc::format;
@@ -117,7 +117,11 @@ where
     };
     let mut parser = Parser {
         settings: Settings::defaults(personality),
-        code,
+        blame: Blame {
+            code,
+            personality,
+            program: String::from_utf8_lossy(&program).into_owned(),
+        },
     };
     parser.apply_environment(&env)?;
     let permute = personality == Personality::Tini && env("POSIXLY_CORRECT").is_none();
@@ -130,25 +134,55 @@ where
 
 struct Parser {
     settings: Settings,
+    blame: Blame,
+}
+
+/// What a usage error names besides its message: the exit code, and who rinit was called as.
+#[derive(Clone)]
+struct Blame {
     code: u8,
+    personality: Personality,
+    program: String,
+}
+
+impl Blame {
+    fn error(&self, message: String, kind: UsageKind) -> Error {
+        Error::Usage {
+            message,
+            code: self.code,
+            kind,
+            personality: self.personality,
+            program: self.program.clone(),
+        }
+    }
 }
 
 impl Parser {
     fn usage(&self, message: String) -> Error {
-        Error::usage(message, self.code)
+        self.blame.error(message, UsageKind::Other)
+    }
+
+    fn unknown(&self, option: String, message: String) -> Error {
+        self.blame.error(message, UsageKind::UnknownOption(option))
+    }
+
+    fn bad_value(&self, option: &str, value: &str, message: String) -> Error {
+        let kind = UsageKind::BadValue {
+            option: option.into(),
+            value: value.into(),
+        };
+        self.blame.error(message, kind)
     }
 
     fn apply_environment<E: Fn(&str) -> Option<Vec<u8>>>(&mut self, env: &E) -> Result<(), Error> {
-        let code = self.code;
+        let blame = self.blame.clone();
         let text = |name: &str| -> Result<Option<String>, Error> {
             match env(name) {
                 None => Ok(None),
                 Some(value) if value.is_empty() => Ok(None),
                 Some(value) => String::from_utf8(value).map(Some).map_err(|_| {
-                    Error::usage(
-                        format!("environment variable {name} is not valid UTF-8"),
-                        code,
-                    )
+                    let message = format!("environment variable {name} is not valid UTF-8");
+                    blame.error(message, UsageKind::Other)
                 }),
             }
         };
@@ -159,10 +193,7 @@ impl Parser {
             match value.to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => Ok(true),
                 "0" | "false" | "no" | "off" => Ok(false),
-                _ => Err(Error::usage(
-                    format!("{name}={value}: expected 1 or 0"),
-                    code,
-                )),
+                _ => Err(blame.error(format!("{name}={value}: expected 1 or 0"), UsageKind::Other)),
             }
         };
 
@@ -180,7 +211,13 @@ impl Parser {
             self.single_child();
         }
         if text("DUMB_INIT_DEBUG")?.as_deref() == Some("1") {
-            self.settings.verbosity = 3;
+            self.settings.verbosity = DEBUG;
+        }
+        if env("CATATONIT_DEBUG").is_some() {
+            self.settings.verbosity = DEBUG;
+        }
+        if self.settings.personality == Personality::Catatonit && env("CATATONIT_LOG").is_some() {
+            return Err(self.usage("CATATONIT_LOG is reserved for future use".into()));
         }
 
         if let Some(value) = text("RINIT_VERBOSE")? {
@@ -188,7 +225,7 @@ impl Parser {
             self.settings.verbosity = self
                 .level("RINIT_VERBOSE", &value)?
                 .saturating_add(1)
-                .min(DEBUG);
+                .min(TRACE);
         }
         if flag("RINIT_SUBREAPER")? {
             self.settings.subreaper = Subreaper::Required;
@@ -257,6 +294,9 @@ impl Parser {
                 command.extend(words.by_ref());
                 break;
             }
+            if permute && !command.is_empty() && text.starts_with('-') && text != "-" {
+                self.check_tini_option(text)?;
+            }
             if !text.starts_with('-') || text == "-" {
                 command.push(word);
                 if permute {
@@ -279,7 +319,10 @@ impl Parser {
                         Some(Err(_)) => {
                             return Err(self.usage(format!("--{long}: value is not valid UTF-8")))
                         }
-                        None => return Err(self.usage(format!("--{long} needs a value"))),
+                        None => {
+                            let message = format!("--{long} needs a value");
+                            return Err(self.unknown(format!("--{long}"), message));
+                        }
                     },
                 };
                 let name = format!("--{long}");
@@ -307,7 +350,11 @@ impl Parser {
         }
         // A flag wins over its environment variable.
         if verbose > 0 {
-            self.settings.verbosity = verbose.saturating_add(1).min(DEBUG);
+            self.settings.verbosity = match self.settings.personality {
+                // dumb-init has one switch: -v turns its debug lines on.
+                Personality::DumbInit => DEBUG,
+                _ => verbose.saturating_add(1).min(TRACE),
+            };
         }
         if !remap_from_flags.is_empty() {
             self.settings.remap_exit = remap_from_flags;
@@ -327,7 +374,7 @@ impl Parser {
                 None => (long, None),
             };
             let Some((_, _, opt, takes_value)) = OPTIONS.iter().find(|o| o.1 == name) else {
-                return Err(self.usage(format!("unknown option --{name}")));
+                return Err(self.unknown(format!("--{name}"), format!("unknown option --{name}")));
             };
             if inline.is_some() && !takes_value {
                 return Err(self.usage(format!("--{name} takes no value")));
@@ -339,7 +386,7 @@ impl Parser {
         for (at, letter) in cluster.char_indices() {
             let Some((_, _, opt, takes_value)) = OPTIONS.iter().find(|o| o.0 == Some(letter))
             else {
-                return Err(self.usage(format!("unknown option -{letter}")));
+                return Err(self.unknown(format!("-{letter}"), format!("unknown option -{letter}")));
             };
             if *takes_value {
                 let rest = &cluster[at + letter.len_utf8()..];
@@ -349,6 +396,25 @@ impl Parser {
             found.push((*opt, None));
         }
         Ok(found)
+    }
+
+    /// tini permutes the words after the command with getopt, which knows only tini's own
+    /// options: anything else there is tini's usage error (`tini sh -c x` must be written
+    /// `tini -- sh -c x`, with tini as with rinit).
+    fn check_tini_option(&self, text: &str) -> Result<(), Error> {
+        const TINI: &str = "p:hvwgle:s";
+        for (at, letter) in text.char_indices().skip(1) {
+            let known = letter != ':' && letter != '-' && TINI.contains(letter);
+            if !known {
+                let message = format!("unknown option -{letter} after the command");
+                return Err(self.unknown(format!("-{letter}"), message));
+            }
+            // A letter that takes a value takes the rest of the word.
+            if TINI.contains(&format!("{letter}:")) && at + 1 < text.len() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn single_child(&mut self) {
@@ -362,7 +428,7 @@ impl Parser {
 
     fn signal(&self, source: &str, value: &str) -> Result<i32, Error> {
         signals::parse(value).ok_or_else(|| {
-            self.usage(format!(
+            self.bad_value(source, value, format!(
                 "{source}: '{value}' is not a signal (use a name like TERM or SIGRTMIN+1, or a number 1-{})",
                 signals::RTMAX
             ))
@@ -377,20 +443,25 @@ impl Parser {
             )));
         }
         let level = value.parse::<u64>().unwrap_or(u64::MAX);
-        Ok(level.min(u64::from(DEBUG)) as u8)
+        Ok(level.min(u64::from(TRACE)) as u8)
     }
 
     fn exit_code(&self, source: &str, value: &str) -> Result<u8, Error> {
-        value
-            .parse()
-            .map_err(|_| self.usage(format!("{source}: '{value}' is not an exit code 0-255")))
+        value.parse().map_err(|_| {
+            let message = format!("{source}: '{value}' is not an exit code 0-255");
+            self.bad_value(source, value, message)
+        })
     }
 
     fn rewrite(&self, source: &str, value: &str) -> Result<(i32, i32), Error> {
         let Some((from, to)) = value.split_once(':') else {
-            return Err(self.usage(format!(
-                "{source}: '{value}' is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop)"
-            )));
+            return Err(self.bad_value(
+                source,
+                value,
+                format!(
+                    "{source}: '{value}' is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop)"
+                ),
+            ));
         };
         let from = self.signal(source, from)?;
         if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&from) {
@@ -409,9 +480,13 @@ impl Parser {
 
     fn duration(&self, source: &str, value: &str) -> Result<Duration, Error> {
         parse_duration(value).ok_or_else(|| {
-            self.usage(format!(
-                "{source}: '{value}' is not a duration (use e.g. 500ms, 5s, 1m, or seconds)"
-            ))
+            self.bad_value(
+                source,
+                value,
+                format!(
+                    "{source}: '{value}' is not a duration (use e.g. 500ms, 5s, 1m, or seconds)"
+                ),
+            )
         })
     }
 
@@ -421,9 +496,8 @@ impl Parser {
             return Err(self.usage("--pause runs no command; remove the command".to_string()));
         }
         if !settings.pause && settings.command.is_empty() {
-            return Err(
-                self.usage("no command given: rinit [OPTIONS] [--] COMMAND [ARG...]".into())
-            );
+            let message = "no command given".into();
+            return Err(self.blame.error(message, UsageKind::NoCommand));
         }
         if settings.personality == Personality::DumbInit && settings.session == Session::NewSession
         {
@@ -516,7 +590,7 @@ mod tests {
 
     fn usage_error(args: &[&str], vars: &[(&str, &str)]) -> (String, u8) {
         match parse_with(args, vars) {
-            Err(Error::Usage { message, code }) => (message, code),
+            Err(Error::Usage { message, code, .. }) => (message, code),
             other => panic!("expected a usage error for {args:?}, got {other:?}"),
         }
     }
@@ -679,9 +753,9 @@ mod tests {
             ("RINIT_VERBOSE", "99999999999999999999999"),
             ("TINI_VERBOSITY", "255"),
         ] {
-            assert_eq!(settings(&["rinit", "x"], &[(name, value)]).verbosity, DEBUG);
+            assert_eq!(settings(&["rinit", "x"], &[(name, value)]).verbosity, TRACE);
         }
-        assert_eq!(settings(&["rinit", "-vvvvvv", "x"], &[]).verbosity, DEBUG);
+        assert_eq!(settings(&["rinit", "-vvvvvv", "x"], &[]).verbosity, TRACE);
         assert_eq!(
             settings(&["rinit", "x"], &[("RINIT_VERBOSE", "0")]).verbosity,
             1

@@ -1,5 +1,7 @@
 //! The few ways rinit itself can fail, each with a message a user can act on and an exit code.
+//! How each is worded under each name rinit answers to is [`crate::voice`]'s.
 
+use crate::settings::Personality;
 use crate::sys::Errno;
 use alloc::string::String;
 use core::fmt;
@@ -13,25 +15,48 @@ pub const NOT_EXECUTABLE: u8 = 126;
 /// Exit code when the command is not found (shells use 127).
 pub const NOT_FOUND: u8 = 127;
 
+/// What was wrong with the command line, for the peers' own wordings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageKind {
+    /// No command, and not pause mode.
+    NoCommand,
+    /// An option the name rinit was called under does not have (`-x`, `--frobnicate`).
+    UnknownOption(String),
+    /// An option's value that does not parse: the option as written (`-p`) and the value.
+    BadValue { option: String, value: String },
+    /// Anything else (an environment variable, a conflict).
+    Other,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Error {
-    /// A bad option, value or environment variable; `code` depends on the personality.
-    Usage { message: String, code: u8 },
+    /// A bad option, value or environment variable; `message` is rinit's own wording.
+    Usage {
+        message: String,
+        code: u8,
+        kind: UsageKind,
+        /// The name rinit was called under, and `argv[0]` as given (getopt's messages use it).
+        personality: Personality,
+        program: String,
+    },
     /// `execve` of the command failed in the child; reported by the parent.
     Exec {
         command: String,
         errno: Errno,
         code: u8,
+        /// Searched for in PATH and found nowhere (rather than found but not runnable).
+        not_in_path: bool,
     },
     /// A setup syscall failed (`what` names it, e.g. "fork").
     Setup { what: &'static str, errno: Errno },
 }
 
 impl Error {
-    pub fn usage(message: impl Into<String>, code: u8) -> Self {
-        Error::Usage {
-            message: message.into(),
-            code,
+    /// The name rinit was called under, where the error knows it (usage errors).
+    pub fn personality(&self) -> Personality {
+        match self {
+            Error::Usage { personality, .. } => *personality,
+            _ => Personality::Rinit,
         }
     }
 
@@ -43,6 +68,7 @@ impl Error {
     }
 }
 
+/// rinit's own wording, the one used under its own name.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -51,10 +77,11 @@ impl fmt::Display for Error {
             }
             Error::Exec {
                 command,
-                errno: Errno::ENOENT,
+                not_in_path: true,
                 ..
-            } if !command.contains('/') => {
-                write!(f, "exec {command}: command not found in PATH")
+            } => write!(f, "exec {command}: command not found in PATH"),
+            Error::Exec { command, errno, .. } if command.is_empty() => {
+                write!(f, "exec '': {errno}")
             }
             Error::Exec { command, errno, .. } => write!(f, "exec {command}: {errno}"),
             Error::Setup {

@@ -26,6 +26,7 @@ pub mod signals;
 pub mod spawn;
 pub mod supervise;
 pub mod sys;
+pub mod voice;
 
 use error::Error;
 use settings::Settings;
@@ -34,11 +35,11 @@ use settings::Settings;
 /// stderr here, as one line each.
 /// `inherited`: what [`signals::take_over`] found, which the command gets back.
 pub fn run(settings: &Settings, inherited: &signals::Inherited) -> u8 {
-    supervise(settings, inherited).unwrap_or_else(|error| log::fail(&error))
+    supervise(settings, inherited).unwrap_or_else(|error| log::fail(settings.personality, &error))
 }
 
 fn supervise(settings: &Settings, inherited: &signals::Inherited) -> Result<u8, Error> {
-    let listener = signals::Listener::open(signals::Mask::asynchronous())?;
+    let listener = signals::Listener::open(signals::Mask::all())?;
     if let Some(signal) = settings.parent_death_signal {
         signals::on_parent_death(signal)?;
     }
@@ -47,5 +48,19 @@ fn supervise(settings: &Settings, inherited: &signals::Inherited) -> Result<u8, 
         true => None,
         false => Some(spawn::spawn(settings, inherited)?),
     };
+    if let Some(child) = &child {
+        let command = settings
+            .command
+            .first()
+            .map_or(&[][..], alloc::vec::Vec::as_slice);
+        voice::say(
+            settings,
+            voice::Note::Spawned {
+                command,
+                pid: child.pid,
+            },
+        );
+    }
+    spawn::let_go(listener.fd());
     Ok(supervise::Supervisor::new(settings, child, listener).run())
 }

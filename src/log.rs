@@ -1,9 +1,11 @@
-//! Messages on stderr, prefixed `rinit:`, never on stdout (that belongs to the command). After
+//! Messages on stderr, in the format of the name rinit was called under ([`crate::voice`]),
+//! never on stdout (that belongs to the command). After
 //! a write fails (the reader of a pipe went away, a full disk, a file size limit) rinit logs no
 //! more: each further write would fail again and raise another SIGPIPE or SIGXFSZ on rinit.
 //! Logging must never stop an init.
 
 use crate::error::Error;
+use crate::settings::Personality;
 use crate::sys;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -11,21 +13,43 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// Set once a write to stderr has failed.
 static STDERR_GONE: AtomicBool = AtomicBool::new(false);
 
+/// Always shown: why rinit could not do what it was asked.
+pub const ERROR: u8 = 0;
 /// Shown at verbosity 1 and up (the default): problems rinit works around.
 pub const WARN: u8 = 1;
 /// Shown with `-v`: signals received and forwarded, children reaped, shutdown steps.
 pub const INFO: u8 = 2;
-/// Shown with `-vv`.
+/// Shown with `-vv`: what was dropped and why.
 pub const DEBUG: u8 = 3;
+/// Shown with `-vvv`: tini's trace level.
+pub const TRACE: u8 = 4;
 
-/// One `rinit: ...` line on stderr, in a single write so lines from processes do not interleave.
-pub fn line(message: fmt::Arguments) {
+/// One line at `level` on stderr, with the personality's prefix (`rinit: `, `[WARN  tini (7)] `),
+/// in a single write so lines from processes do not interleave.
+pub fn line(personality: Personality, level: u8, message: fmt::Arguments) {
+    write_line(crate::voice::prefix(personality, level), message);
+}
+
+/// One line with no prefix (glibc getopt's own messages under a peer's name).
+pub fn line_raw(message: fmt::Arguments) {
+    write_line(alloc::string::String::new(), message);
+}
+
+/// Fixed text that holds no user value, written as it is (a peer's multi-line message).
+pub fn verbatim(text: &str) {
+    write(alloc::format!("{text}\n"));
+}
+
+fn write_line(mut text: alloc::string::String, message: fmt::Arguments) {
+    let _ = fmt::write(&mut Escaped(&mut text), message);
+    text.push('\n');
+    write(text);
+}
+
+fn write(text: alloc::string::String) {
     if STDERR_GONE.load(Ordering::Relaxed) {
         return;
     }
-    let mut text = alloc::string::String::from("rinit: ");
-    let _ = fmt::write(&mut Escaped(&mut text), message);
-    text.push('\n');
     if !sys::write_all(2, text.as_bytes()) {
         STDERR_GONE.store(true, Ordering::Relaxed);
     }
@@ -51,9 +75,9 @@ impl fmt::Write for Escaped<'_> {
     }
 }
 
-/// Reports `error` on stderr; returns its exit code.
-pub fn fail(error: &Error) -> u8 {
-    line(format_args!("{error}"));
+/// Reports `error` on stderr as `personality` words it; returns its exit code.
+pub fn fail(personality: Personality, error: &Error) -> u8 {
+    crate::voice::fail(personality, error);
     error.exit_code()
 }
 
@@ -68,7 +92,7 @@ pub fn print(text: &str) -> u8 {
 macro_rules! say {
     ($settings:expr, $level:expr, $($arg:tt)*) => {
         if $settings.verbosity >= $level {
-            $crate::log::line(format_args!($($arg)*));
+            $crate::log::line($settings.personality, $level, format_args!($($arg)*));
         }
     };
 }

@@ -21,7 +21,7 @@ extern "C" fn main(
     // it (nor, as PID 1, be dropped for want of a handler).
     let inherited = match rinit::signals::take_over() {
         Ok(inherited) => inherited,
-        Err(error) => return rinit::log::fail(&error).into(),
+        Err(error) => return rinit::log::fail(error.personality(), &error).into(),
     };
     let args = (0..argc.max(0) as usize).map(|i| {
         // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
@@ -30,7 +30,7 @@ extern "C" fn main(
     let code = match cli::parse(args, rinit::sys::getenv) {
         Ok(Invocation::Run(settings)) => rinit::run(&settings, &inherited),
         Ok(Invocation::Print(text)) => rinit::log::print(&text),
-        Err(error) => rinit::log::fail(&error),
+        Err(error) => rinit::log::fail(error.personality(), &error),
     };
     code.into()
 }

@@ -2,12 +2,11 @@
 //! main child's wait status into an exit code.
 
 use crate::error::Error;
-use crate::log::{INFO, WARN};
+use crate::log::WARN;
 use crate::say;
 use crate::settings::{Settings, Subreaper};
 use crate::sys::{self, Errno};
-use alloc::format;
-use alloc::string::String;
+use crate::voice::{self, Note};
 use rustix::process::{self, Pid, WaitOptions, WaitStatus};
 
 /// Registers rinit as child subreaper when it is not PID 1, as its settings ask: orphans of
@@ -17,18 +16,18 @@ pub fn become_subreaper(settings: &Settings) -> Result<(), Error> {
         return Ok(());
     }
     match settings.subreaper {
+        // A parent that made rinit a subreaper before exec'ing it left it one (tini checks too).
+        Subreaper::Off if matches!(process::child_subreaper(), Ok(Some(_))) => Ok(()),
         Subreaper::Off => {
-            say!(
-                settings,
-                WARN,
-                "not PID 1 and not a child subreaper: orphans go to the host's init, so zombie \
-                 reaping won't work here (use -s or TINI_SUBREAPER, or run as PID 1)"
-            );
+            voice::say(settings, Note::NotSubreaper);
             Ok(())
         }
         // The argument is only a flag; rustix spells "on" as a pid.
         mode => match process::set_child_subreaper(Some(Pid::INIT)).map_err(Errno::from) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                voice::say(settings, Note::Subreaper);
+                Ok(())
+            }
             Err(errno) if mode == Subreaper::Required => Err(Error::Setup {
                 what: "prctl(PR_SET_CHILD_SUBREAPER)",
                 errno,
@@ -58,15 +57,11 @@ pub fn reap(settings: &Settings, main: Option<i32>, main_status: &mut Option<u8>
             Err(_) => return false,
             Ok(Some((pid, status))) => {
                 let pid = pid.as_raw_nonzero().get();
-                if Some(pid) == main {
-                    say!(settings, INFO, "child {pid} exited: {}", describe(status));
+                let main = Some(pid) == main;
+                if main {
                     *main_status = Some(exit_code(status));
-                } else if settings.warn_on_reap {
-                    // tini's words, for scripts that grep for them.
-                    crate::log::line(format_args!("Reaped zombie process with pid={pid}"));
-                } else {
-                    say!(settings, INFO, "reaped process {pid}: {}", describe(status));
                 }
+                voice::say(settings, Note::Reaped { pid, status, main });
             }
         }
     }
@@ -77,12 +72,5 @@ pub fn exit_code(status: WaitStatus) -> u8 {
     match status.terminating_signal() {
         Some(signal) => (128 + signal).clamp(0, 255) as u8,
         None => status.exit_status().unwrap_or(0) as u8,
-    }
-}
-
-fn describe(status: WaitStatus) -> String {
-    match status.terminating_signal() {
-        Some(signal) => format!("killed by {}", crate::signals::name(signal)),
-        None => format!("exit code {}", status.exit_status().unwrap_or(0)),
     }
 }

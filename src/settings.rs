@@ -77,7 +77,7 @@ pub struct Settings {
     pub subreaper: Subreaper,
     /// Signal rinit gets when its parent dies (PR_SET_PDEATHSIG).
     pub parent_death_signal: Option<i32>,
-    /// 0 errors only, 1 warnings, 2 signals, reaps and shutdown steps, 3 debug.
+    /// 0 errors only, 1 warnings, 2 signals, reaps and shutdown steps, 3 debug, 4 trace.
     pub verbosity: u8,
     pub warn_on_reap: bool,
     /// Exit codes reported as 0, after the 128+N step.
@@ -141,7 +141,9 @@ impl Settings {
                 settings.exec_failure_code = Some(2);
             }
             Personality::Catatonit => {
+                settings.verbosity = 0; // catatonit prints errors only unless CATATONIT_DEBUG
                 settings.forward = Forward::Child;
+                settings.subreaper = Subreaper::Required; // not PID 1: subreaper, or fail
                 settings.grace = Duration::ZERO;
                 settings.exec_failure_code = Some(1);
             }

@@ -8,17 +8,6 @@ use alloc::string::{String, ToString};
 use core::time::Duration;
 use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// Signals the kernel raises for a fault in rinit itself; blocking them would hang or kill it.
-const SYNCHRONOUS: [i32; 7] = [
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGILL,
-    libc::SIGFPE,
-    libc::SIGABRT,
-    libc::SIGTRAP,
-    libc::SIGSYS,
-];
-
 /// The kernel's own signal set (bit N-1 is signal N), as `rt_sigprocmask` takes it. Used instead of
 /// libc's sigset_t because musl's sigfillset leaves out signals 32-34, which glibc programs call
 /// SIGRTMIN and which would otherwise kill a rinit that is not PID 1.
@@ -35,9 +24,13 @@ impl Mask {
         Mask(signals.iter().fold(0, |bits, s| bits | 1 << (s - 1)))
     }
 
-    /// Every signal except the synchronous ones: what rinit blocks and waits for.
-    pub fn asynchronous() -> Self {
-        Mask(!Mask::of(&SYNCHRONOUS).0)
+    /// Every signal: what rinit blocks and waits for. SIGKILL and SIGSTOP cannot be blocked
+    /// (the kernel leaves them out), and a real fault in rinit (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+    /// SIGTRAP, SIGSYS, or abort's SIGABRT) still ends it: the kernel unblocks the signal it
+    /// forces for a fault. So the fault signals that reach the wait were sent by a process, and
+    /// are forwarded like any other.
+    pub fn all() -> Self {
+        Mask(u64::MAX)
     }
 
     pub fn contains(self, signal: i32) -> bool {
@@ -56,12 +49,12 @@ pub struct Inherited {
     sigchld_ignored: bool,
 }
 
-/// Blocks every asynchronous signal so they queue for [`wait`] instead of running default
+/// Blocks every signal so they queue for the signalfd instead of running default
 /// actions (a blocked signal is never discarded, even for PID 1, which has no default actions).
 /// An inherited ignored SIGCHLD is reset: with it the kernel reaps children itself and their
 /// exit status is lost.
 pub fn take_over() -> Result<Inherited, Error> {
-    let mask = set_mask(Mask::asynchronous()).map_err(|errno| Error::Setup {
+    let mask = set_mask(Mask::all()).map_err(|errno| Error::Setup {
         what: "rt_sigprocmask",
         errno,
     })?;
@@ -327,9 +320,9 @@ mod tests {
 
     #[test]
     fn masks_are_kernel_bit_sets() {
-        let mask = Mask::asynchronous();
+        let mask = Mask::all();
         assert!(mask.contains(libc::SIGTERM) && mask.contains(33) && mask.contains(64));
-        assert!(!mask.contains(libc::SIGSEGV) && !mask.contains(0) && !mask.contains(65));
+        assert!(mask.contains(libc::SIGSEGV) && !mask.contains(0) && !mask.contains(65));
         assert_eq!(Mask::of(&[1, 64]), Mask(1 | 1 << 63));
     }
 

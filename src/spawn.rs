@@ -10,11 +10,14 @@ use alloc::ffi::CString;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::c_char;
-use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{self, Pid, WaitOptions};
 use rustix::stdio::stdin;
 use rustix::termios;
+
+/// The shell that runs a file the kernel cannot execute, as execvp does.
+const SHELL: &core::ffi::CStr = c"/bin/sh";
 
 /// Where `execvp` looks when PATH is unset (the same default as glibc and musl).
 const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/bin:/usr/bin";
@@ -32,11 +35,16 @@ struct Prepared {
     candidates: Vec<CString>,
     _argv: Vec<CString>,
     argv: Vec<*const c_char>,
+    /// `/bin/sh FILE ARG...` for a file the kernel cannot execute (ENOEXEC), as execvp runs
+    /// a script without a shebang; slot 1 is filled in with the file's path after fork.
+    sh_argv: Vec<*const c_char>,
     /// rinit's own environment, passed on as it is (the strings are environ's own).
     envp: Vec<*const c_char>,
     /// Index in `envp` of `LISTEN_PID=<rinit's pid>`, rewritten to the child's pid.
     listen_pid: Option<usize>,
     terminal: bool,
+    /// rinit's own group is the terminal's foreground group, so the command may take it over.
+    foreground: bool,
 }
 
 /// Forks and execs the command; returns once exec has succeeded.
@@ -71,10 +79,10 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error>
             }
             match exec_error(&report_read) {
                 None => Ok(Child { pid, ignore_once }),
-                Some(errno) => {
+                Some((errno, found)) => {
                     // Reaps our own child, which has exited; no status is needed.
                     let _ = process::waitpid(child_pid, WaitOptions::empty());
-                    Err(exec_failed(settings, errno))
+                    Err(exec_failed(settings, errno, found))
                 }
             }
         }
@@ -111,13 +119,20 @@ fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
     envp.push(core::ptr::null());
     let mut argv: Vec<*const c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
     argv.push(core::ptr::null());
+    let mut sh_argv = alloc::vec![SHELL.as_ptr(), core::ptr::null()];
+    sh_argv.extend(argv.iter().skip(1));
+    let on_terminal = termios::isatty(terminal());
     Ok(Prepared {
         candidates,
         _argv: argv_owned,
         argv,
         envp,
         listen_pid,
-        terminal: termios::isatty(terminal()),
+        terminal: on_terminal,
+        // Started in the background (`rinit cmd &` from a shell), rinit must not take the
+        // terminal from the shell.
+        foreground: on_terminal && termios::tcgetpgrp(terminal()).ok() == Some(process::getpgrp()),
+        sh_argv,
     })
 }
 
@@ -136,6 +151,32 @@ fn release_terminal() -> Mask {
     }
 }
 
+/// Once the command runs, rinit lets go of what it was handed and no longer needs: its working
+/// directory (a busy directory cannot be unmounted: a volume would stay pinned) and every
+/// inherited descriptor from 3 up but `keep` (an inherited pipe would never reach end-of-file
+/// while rinit lives, an inherited lock would stay held). The command keeps its own copies.
+pub fn let_go(keep: BorrowedFd) {
+    let _ = process::chdir(c"/");
+    let keep = keep.as_raw_fd() as u32;
+    let close_range = |first: u32, last: u32| {
+        // SAFETY: close_range takes plain integers; it only closes descriptors.
+        first > last || unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) } == 0
+    };
+    let closed = match keep {
+        0..=2 => close_range(3, u32::MAX),
+        _ => close_range(3, keep - 1) & close_range(keep + 1, u32::MAX),
+    };
+    if !closed {
+        // Linux < 5.9: close what /proc lists, one by one.
+        for fd in sys::open_descriptors() {
+            if fd >= 3 && fd as u32 != keep {
+                // SAFETY: closes a descriptor rinit inherited and never uses.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+}
+
 /// Descriptor 0, the terminal when there is one.
 fn terminal() -> BorrowedFd<'static> {
     // SAFETY: rinit never closes or replaces descriptor 0, and the terminal calls made on it
@@ -145,6 +186,9 @@ fn terminal() -> BorrowedFd<'static> {
 
 /// The paths `execvp` would try for `program`, in order.
 fn search_path(program: &[u8], path: Option<&[u8]>) -> Vec<Vec<u8>> {
+    if program.is_empty() {
+        return Vec::new(); // execvp: an empty name is no file at all (ENOENT)
+    }
     if program.contains(&b'/') {
         return alloc::vec![program.to_vec()];
     }
@@ -170,7 +214,7 @@ fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, rep
     match settings.session {
         Session::OwnGroup => {
             let _ = process::setpgid(None, None);
-            if prepared.terminal {
+            if prepared.foreground {
                 // Foreground on the terminal so Ctrl-C and job control reach the command.
                 // SIGTTOU is still blocked here, so a background rinit may do this.
                 let _ = termios::tcsetpgrp(terminal(), process::getpid());
@@ -195,6 +239,7 @@ fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, rep
         prepared.envp[index] = listen_pid.as_ptr().cast();
     }
     let mut failure = Errno::ENOENT;
+    let mut found = false;
     for path in &prepared.candidates {
         // SAFETY: path, argv and envp are NUL-terminated strings in null-terminated arrays, all
         // built before fork and alive until exec.
@@ -205,7 +250,23 @@ fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, rep
                 prepared.envp.as_ptr(),
             )
         };
-        match Errno::last() {
+        let errno = Errno::last();
+        if errno == Errno::ENOEXEC {
+            // Not a format the kernel runs (a script without "#!"): the shell reads it.
+            prepared.sh_argv[1] = path.as_ptr();
+            // SAFETY: as above; sh_argv was built before fork, only a pointer is written.
+            unsafe {
+                libc::execve(
+                    SHELL.as_ptr(),
+                    prepared.sh_argv.as_ptr(),
+                    prepared.envp.as_ptr(),
+                )
+            };
+        }
+        // ENOENT for a file that exists: its interpreter ("#!" line) is missing.
+        // SAFETY: access is async-signal-safe and reads a NUL-terminated path.
+        found |= errno == Errno::ENOENT && unsafe { libc::access(path.as_ptr(), libc::F_OK) } == 0;
+        match errno {
             // As execvp: keep looking through PATH, but remember a permission problem.
             Errno::ENOENT | Errno::ENOTDIR => {}
             Errno::EACCES => failure = Errno::EACCES,
@@ -215,7 +276,10 @@ fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, rep
             }
         }
     }
-    let _ = rustix::io::write(&report, &failure.0.to_ne_bytes());
+    let mut report_bytes = [0u8; 8];
+    report_bytes[..4].copy_from_slice(&failure.0.to_ne_bytes());
+    report_bytes[4] = found as u8;
+    let _ = rustix::io::write(&report, &report_bytes);
     // SAFETY: _exit is async-signal-safe and ends the child at once.
     unsafe { libc::_exit(error::NOT_FOUND.into()) }
 }
@@ -241,19 +305,23 @@ fn write_listen_pid(buffer: &mut [u8; 32], pid: i32) {
     buffer[KEY.len() + count] = 0;
 }
 
-/// Reads the child's report: nothing (EOF at exec) on success, its errno on failure.
-fn exec_error(report: &OwnedFd) -> Option<Errno> {
-    let mut bytes = [0u8; 4];
+/// Reads the child's report: nothing (EOF at exec) on success; on failure its errno, and
+/// whether some file it tried exists (a missing interpreter, not a missing command).
+fn exec_error(report: &OwnedFd) -> Option<(Errno, bool)> {
+    let mut bytes = [0u8; 8];
     loop {
         match rustix::io::read(report, &mut bytes) {
-            Ok(4) => return Some(Errno(i32::from_ne_bytes(bytes))),
+            Ok(8) => {
+                let errno = Errno(i32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+                return Some((errno, bytes[4] != 0));
+            }
             Err(rustix::io::Errno::INTR) => {}
             _ => return None,
         }
     }
 }
 
-fn exec_failed(settings: &Settings, errno: Errno) -> Error {
+fn exec_failed(settings: &Settings, errno: Errno, found: bool) -> Error {
     let code = settings.exec_failure_code.unwrap_or(match errno {
         Errno::ENOENT | Errno::ENOTDIR => error::NOT_FOUND,
         Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR => error::NOT_EXECUTABLE,
@@ -268,6 +336,11 @@ fn exec_failed(settings: &Settings, errno: Errno) -> Error {
         command: String::from_utf8_lossy(command).into_owned(),
         errno,
         code,
+        // Looked for in PATH, and not there at all: say so rather than "no such file".
+        not_in_path: errno == Errno::ENOENT
+            && !found
+            && !command.is_empty()
+            && !command.contains(&b'/'),
     }
 }
 

@@ -3,7 +3,7 @@
 //! wake-up reaps, turns what happened into events for [`phases::Machine`], and carries out the
 //! actions it returns. All decisions are the machine's; all syscalls are here.
 
-use crate::log::{DEBUG, INFO};
+use crate::log::INFO;
 use crate::phases::{Action, Event, Machine, Phase};
 use crate::reap;
 use crate::say;
@@ -11,8 +11,7 @@ use crate::settings::Settings;
 use crate::shutdown::Rest;
 use crate::signals::{self, Listener};
 use crate::sys;
-use alloc::format;
-use alloc::string::String;
+use crate::voice::{self, Note};
 use alloc::vec::Vec;
 
 pub struct Supervisor<'a> {
@@ -53,21 +52,17 @@ impl<'a> Supervisor<'a> {
     pub fn run(mut self) -> u8 {
         loop {
             let mut events = Vec::new();
-            // SIGCHLD only says "reap": one can stand for many exits, so reaping below collects
-            // them all whatever woke rinit.
-            if let Some(received) = self.wait().filter(|r| r.signal != libc::SIGCHLD) {
-                say!(
-                    self.settings,
-                    INFO,
-                    "received {} from {}",
-                    signals::name(received.signal),
-                    sender(received.sender)
-                );
-                // A failed write raises SIGPIPE or SIGXFSZ on the writer: rinit itself.
-                events.push(match received.sender == self.own {
-                    true => Event::Raised(received.signal),
-                    false => Event::Signal(received.signal),
-                });
+            if let Some(received) = self.wait() {
+                let (signal, sender) = (received.signal, received.sender);
+                voice::say(self.settings, Note::Received { signal, sender });
+                // SIGCHLD only says "reap": one can stand for many exits, so reaping below
+                // collects them all whatever woke rinit. A failed write raises SIGPIPE or
+                // SIGXFSZ on the writer: rinit itself.
+                match (signal, sender == self.own) {
+                    (libc::SIGCHLD, _) => {}
+                    (_, true) => events.push(Event::Raised(signal)),
+                    (_, false) => events.push(Event::Signal(signal)),
+                }
             }
             let mut status = None;
             self.children_left = reap::reap(self.settings, self.main, &mut status);
@@ -135,25 +130,15 @@ impl<'a> Supervisor<'a> {
                 if let Some(child) = self.main {
                     let target = settings.target(child);
                     let _ = signals::send(target, signal);
-                    say!(
-                        settings,
-                        INFO,
-                        "forwarded {}{} to {}",
-                        signals::name(signal),
-                        match signal == received {
-                            true => String::new(),
-                            false => format!(" (received {})", signals::name(received)),
-                        },
-                        describe(target)
-                    );
+                    let note = Note::Forwarded {
+                        signal,
+                        received,
+                        target,
+                    };
+                    voice::say(settings, note);
                 }
             }
-            Action::Drop { received, why } => say!(
-                settings,
-                DEBUG,
-                "dropped {}: {why}",
-                signals::name(received)
-            ),
+            Action::Drop { received, why } => voice::say(settings, Note::Dropped { received, why }),
             Action::Terminate(signal) => {
                 let pids = self.rest.signal(
                     settings,
@@ -203,25 +188,14 @@ impl<'a> Supervisor<'a> {
                 }
             }
             Action::StopSelf => {
+                voice::say(settings, Note::SuspendingSelf);
                 let _ = signals::send(sys::pid(), libc::SIGSTOP);
             }
-            Action::Exit(code) => return Some(code),
+            Action::Exit(code) => {
+                voice::say(settings, Note::Exiting { code });
+                return Some(code);
+            }
         }
         None
-    }
-}
-
-fn describe(target: i32) -> String {
-    if target < 0 {
-        format!("process group {}", -target)
-    } else {
-        format!("process {target}")
-    }
-}
-
-fn sender(pid: i32) -> String {
-    match pid {
-        0 => "the kernel".into(),
-        pid => format!("pid {pid}"),
     }
 }

@@ -42,12 +42,17 @@ impl Errno {
         }
     }
 
-    /// strerror's text, lower-cased to read as the tail of a sentence: "permission denied".
-    pub fn describe(self) -> String {
+    /// strerror's text as the C library words it: "No such file or directory".
+    pub fn text(self) -> String {
         // SAFETY: strerror returns a NUL-terminated string, valid until the next call; rinit
         // is single-threaded and copies it at once.
         let text = unsafe { CStr::from_ptr(libc::strerror(self.0)) };
-        let mut text = String::from_utf8_lossy(text.to_bytes()).into_owned();
+        String::from_utf8_lossy(text.to_bytes()).into_owned()
+    }
+
+    /// strerror's text, lower-cased to read as the tail of a sentence: "permission denied".
+    pub fn describe(self) -> String {
+        let mut text = self.text();
         if let Some(first) = text.get_mut(..1) {
             first.make_ascii_lowercase();
         }
@@ -135,13 +140,23 @@ pub fn read_file(path: &str) -> Option<Vec<u8>> {
 
 /// The numeric entries of /proc: every process the mounted procfs shows.
 pub fn processes() -> Vec<i32> {
-    let mut pids = Vec::new();
+    numbered_entries(c"/proc")
+}
+
+/// The descriptors rinit has open, as /proc/self/fd lists them (the listing's own included).
+pub fn open_descriptors() -> Vec<i32> {
+    numbered_entries(c"/proc/self/fd")
+}
+
+/// The entries of directory `path` whose names are numbers.
+fn numbered_entries(path: &CStr) -> Vec<i32> {
+    let mut numbers = Vec::new();
     // SAFETY: opendir/readdir/closedir on a directory stream used only here; each entry's name
     // is NUL-terminated and read before the next readdir.
     unsafe {
-        let dir = libc::opendir(c"/proc".as_ptr());
+        let dir = libc::opendir(path.as_ptr());
         if dir.is_null() {
-            return pids;
+            return numbers;
         }
         loop {
             let entry = libc::readdir(dir);
@@ -149,16 +164,16 @@ pub fn processes() -> Vec<i32> {
                 break;
             }
             let name = CStr::from_ptr((*entry).d_name.as_ptr());
-            if let Some(pid) = core::str::from_utf8(name.to_bytes())
+            if let Some(number) = core::str::from_utf8(name.to_bytes())
                 .ok()
                 .and_then(|n| n.parse().ok())
             {
-                pids.push(pid);
+                numbers.push(number);
             }
         }
         libc::closedir(dir);
     }
-    pids
+    numbers
 }
 
 /// One process as /proc/PID/stat shows it.

@@ -4,7 +4,8 @@
 //! under every name rinit answers to, with commands that exit at once and commands that leave
 //! a process behind. Each case runs the real binary; it must end (SIGTERM 20 ms in, for pause
 //! mode and slow stops; a hang is 10 s), never die of a signal nor report an internal error,
-//! exit with a documented code, and write only whole, escaped `rinit:` lines to stderr.
+//! exit with a documented code, and write only whole, escaped lines in the format of the name
+//! it was called under.
 //!
 //! Run it as PID 1 of a PID namespace: whatever a case leaves behind is reaped here and dies
 //! with the namespace.
@@ -128,6 +129,28 @@ const COMMANDS: [&[&str]; 8] = [
     &["/nonexistent/command"],
     &["/"],
     &[],
+];
+
+/// How every line rinit writes begins, under each name it answers to (getopt's own messages
+/// are checked apart).
+const LINE_STARTS: [&str; 17] = [
+    "rinit: ",
+    "[FATAL tini (",
+    "[WARN  tini (",
+    "[INFO  tini (",
+    "[DEBUG tini (",
+    "[TRACE tini (",
+    "Zombie processes will not be re-parented to Tini",
+    "To fix the problem, use the -s option",
+    "[dumb-init] ",
+    "ERROR (catatonit:",
+    "WARN (catatonit:",
+    "INFO (catatonit:",
+    "DEBUG (catatonit:",
+    "Usage: ",
+    "usage: catatonit ",
+    "Run '",
+    "Try ",
 ];
 
 /// xorshift64*: small, seeded, the same sequence on every machine.
@@ -316,8 +339,11 @@ impl Case {
             return Err(format!("internal error: {stderr}"));
         }
         for line in stderr.lines() {
-            if !line.starts_with("rinit: ") {
-                return Err(format!("not a rinit line: {line:?}"));
+            let known = LINE_STARTS.iter().any(|start| line.starts_with(start))
+                || line.contains(": invalid option -- '")
+                || line.contains(": unrecognized option '");
+            if !known {
+                return Err(format!("not a line of rinit's or a peer's: {line:?}"));
             }
             if line.chars().any(char::is_control) {
                 return Err(format!("raw control character in: {line:?}"));

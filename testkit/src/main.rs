@@ -56,6 +56,11 @@ enum Scenario {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<OsString>,
     },
+    /// Registers as child subreaper, then runs COMMAND (the attribute survives exec).
+    Subreaper {
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<OsString>,
+    },
     /// Runs COMMAND with stderr a pipe whose reader has already gone.
     BrokenStderr {
         #[arg(trailing_var_arg = true, required = true)]
@@ -91,6 +96,10 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         Scenario::Show => show(),
         Scenario::Starts { runs, command } => starts(runs, &command),
         Scenario::BrokenStderr { command } => broken_stderr(&command),
+        Scenario::Subreaper { command } => {
+            nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+            exec(&command)
+        }
         Scenario::Fuzz { seed, cases, dir } => fuzz::run(seed, cases, &dir),
     };
     let _ = std::io::stdout().flush();
@@ -108,10 +117,10 @@ fn append(path: &str, line: &str) {
 
 fn record(path: &str) -> i32 {
     use rinit::signals::{self, Mask};
-    signals::set_mask(Mask::asynchronous()).expect("block signals");
+    signals::set_mask(Mask::all()).expect("block signals");
     append(path, "ready");
     loop {
-        if let Some(signal) = signals::wait(Mask::asynchronous(), None) {
+        if let Some(signal) = signals::wait(Mask::all(), None) {
             append(path, &signal.to_string());
             if signal == libc::SIGTERM {
                 return 0;
@@ -301,13 +310,16 @@ fn blocks_sigterm(pid: i32) -> bool {
 }
 
 fn broken_stderr(command: &[OsString]) -> i32 {
-    use std::os::unix::process::CommandExt;
     let (reader, writer) = pipe().expect("pipe");
     drop(reader);
-    let error = Command::new(&command[0])
-        .args(&command[1..])
-        .stderr(writer)
-        .exec();
+    nix::unistd::dup2_stderr(writer).expect("dup2");
+    exec(command)
+}
+
+/// Replaces this process with `command`; returns only if that fails.
+fn exec(command: &[OsString]) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let error = Command::new(&command[0]).args(&command[1..]).exec();
     eprintln!("exec {:?}: {error}", command[0]);
     127
 }

@@ -1,0 +1,424 @@
+//! How rinit speaks under each name it answers to. Under a peer's name every message the peer
+//! has keeps the peer's format and wording, since scripts and the peers' own test suites match
+//! them: tini's `[WARN  tini (7)] ...`, dumb-init's `[dumb-init] ...`, catatonit's
+//! `ERROR (catatonit:7): ...`. What only rinit does (its shutdown steps) is worded rinit's way in
+//! the peer's format. Everything goes to stderr: stdout belongs to the command (tini writes its
+//! info and debug lines to stdout; rinit does not).
+//!
+//! Levels are verbosity thresholds: [`ERROR`] always shows, [`WARN`] at the default, then one
+//! more per `-v`: [`INFO`], [`DEBUG`], [`TRACE`] (tini's fourth level).
+
+use crate::error::{Error, UsageKind};
+use crate::log::{self, DEBUG, ERROR, INFO, TRACE, WARN};
+use crate::settings::{Personality, Settings};
+use crate::signals;
+use crate::sys;
+use alloc::format;
+use alloc::string::String;
+use rustix::process::WaitStatus;
+
+/// The start of a line at `level` under `personality`'s name.
+pub fn prefix(personality: Personality, level: u8) -> String {
+    let pid = sys::pid();
+    match personality {
+        Personality::Rinit => "rinit: ".into(),
+        Personality::Tini => {
+            let tag = match level {
+                ERROR => "FATAL",
+                WARN => "WARN ",
+                INFO => "INFO ",
+                DEBUG => "DEBUG",
+                _ => "TRACE",
+            };
+            format!("[{tag} tini ({pid})] ")
+        }
+        Personality::DumbInit => "[dumb-init] ".into(),
+        Personality::Catatonit => {
+            let tag = match level {
+                ERROR => "ERROR",
+                WARN => "WARN",
+                INFO => "INFO",
+                _ => "DEBUG",
+            };
+            format!("{tag} (catatonit:{pid}): ")
+        }
+    }
+}
+
+/// Something worth a line, when the verbosity asks for it.
+pub enum Note<'a> {
+    /// The command started.
+    Spawned { command: &'a [u8], pid: i32 },
+    /// A signal arrived (SIGCHLD included: the peers log it too).
+    Received { signal: i32, sender: i32 },
+    /// A signal went to the command (`signal`, received as `received`) at `target`.
+    Forwarded {
+        signal: i32,
+        received: i32,
+        target: i32,
+    },
+    /// A signal went to nobody.
+    Dropped { received: i32, why: &'static str },
+    /// A process was reaped; `main`: it was the command.
+    Reaped {
+        pid: i32,
+        status: WaitStatus,
+        main: bool,
+    },
+    /// rinit stops itself after forwarding a job-control signal (dumb-init).
+    SuspendingSelf,
+    /// rinit exits with this code.
+    Exiting { code: u8 },
+    /// Not PID 1 and no subreaper: orphans escape rinit.
+    NotSubreaper,
+    /// Registered as child subreaper.
+    Subreaper,
+}
+
+/// Writes `note` as `settings.personality` words it, if its level shows.
+pub fn say(settings: &Settings, note: Note) {
+    let Some((level, text)) = words(settings, note) else {
+        return;
+    };
+    if settings.verbosity >= level {
+        log::line(settings.personality, level, format_args!("{text}"));
+    }
+}
+
+/// The level and text of a note; `None` where that name says nothing of it.
+fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
+    use Personality::*;
+    let personality = settings.personality;
+    Some(match (personality, note) {
+        (Rinit, Note::Spawned { command, pid }) => {
+            (INFO, format!("started {} as pid {pid}", lossy(command)))
+        }
+        (Tini, Note::Spawned { command, pid }) => (
+            INFO,
+            format!(
+                "Spawned child process '{}' with pid '{pid}'",
+                lossy(command)
+            ),
+        ),
+        (DumbInit, Note::Spawned { pid, .. }) => (DEBUG, format!("Child spawned with PID {pid}.")),
+        (Catatonit, Note::Spawned { command, pid }) => {
+            (DEBUG, format!("pid1 ({pid}) spawned: {}", lossy(command)))
+        }
+
+        (Rinit | Catatonit, Note::Received { signal, .. }) if signal == libc::SIGCHLD => {
+            return None
+        }
+        (Rinit | Catatonit, Note::Received { signal, sender }) => (
+            INFO,
+            format!(
+                "received {} from {}",
+                signals::name(signal),
+                sender_of(sender)
+            ),
+        ),
+        (Tini, Note::Received { signal, .. }) if signal == libc::SIGCHLD => {
+            (DEBUG, "Received SIGCHLD".into())
+        }
+        // tini says it when it passes the signal on.
+        (Tini, Note::Received { .. }) => return None,
+        (DumbInit, Note::Received { signal, .. }) => (DEBUG, format!("Received signal {signal}.")),
+
+        (Tini, Note::Forwarded { received, .. }) => (
+            DEBUG,
+            format!("Passing signal: '{}'", description(received)),
+        ),
+        (
+            DumbInit,
+            Note::Forwarded {
+                signal, received, ..
+            },
+        ) => {
+            if signal != received {
+                let text = format!("Translating signal {received} to {signal}.");
+                log_if(settings, DEBUG, &text);
+            }
+            (DEBUG, format!("Forwarded signal {signal} to children."))
+        }
+        (
+            Rinit | Catatonit,
+            Note::Forwarded {
+                signal,
+                received,
+                target,
+            },
+        ) => (
+            INFO,
+            format!(
+                "forwarded {}{} to {}",
+                signals::name(signal),
+                match signal == received {
+                    true => String::new(),
+                    false => format!(" (received {})", signals::name(received)),
+                },
+                match target < 0 {
+                    true => format!("process group {}", -target),
+                    false => format!("process {target}"),
+                }
+            ),
+        ),
+
+        (
+            DumbInit,
+            Note::Dropped {
+                received,
+                why: "rewritten to 0",
+            },
+        ) => (
+            DEBUG,
+            format!("Not forwarding signal {received} to children (ignored)."),
+        ),
+        (
+            DumbInit,
+            Note::Dropped {
+                received,
+                why: "sent by the terminal hand-over",
+            },
+        ) => (DEBUG, format!("Ignoring tty hand-off signal {received}.")),
+        (_, Note::Dropped { received, why }) => {
+            (DEBUG, format!("dropped {}: {why}", signals::name(received)))
+        }
+
+        (Rinit, Note::Reaped { pid, status, main }) => match (main, settings.warn_on_reap) {
+            (true, _) => (INFO, format!("child {pid} exited: {}", outcome(status))),
+            // tini's words, for scripts that grep for them.
+            (false, true) => (WARN, format!("Reaped zombie process with pid={pid}")),
+            (false, false) => (INFO, format!("reaped process {pid}: {}", outcome(status))),
+        },
+        (Tini, Note::Reaped { pid, status, main }) => match (main, status.terminating_signal()) {
+            (true, None) => (
+                INFO,
+                format!(
+                    "Main child exited normally (with status '{}')",
+                    status.exit_status().unwrap_or(0)
+                ),
+            ),
+            (true, Some(signal)) => (
+                INFO,
+                format!(
+                    "Main child exited with signal (with signal '{}')",
+                    description(signal)
+                ),
+            ),
+            (false, _) if settings.warn_on_reap => {
+                (WARN, format!("Reaped zombie process with pid={pid}"))
+            }
+            (false, _) => (DEBUG, format!("Reaped child with pid: '{pid}'")),
+        },
+        (DumbInit, Note::Reaped { pid, status, .. }) => match status.terminating_signal() {
+            None => (
+                DEBUG,
+                format!(
+                    "A child with PID {pid} exited with exit status {}.",
+                    status.exit_status().unwrap_or(0)
+                ),
+            ),
+            Some(signal) => (
+                DEBUG,
+                format!("A child with PID {pid} was terminated by signal {signal}."),
+            ),
+        },
+        (Catatonit, Note::Reaped { main: true, .. }) => return None,
+        (Catatonit, Note::Reaped { pid, status, .. }) => match status.terminating_signal() {
+            None => (
+                DEBUG,
+                format!(
+                    "child process {pid} exited with code {}",
+                    status.exit_status().unwrap_or(0)
+                ),
+            ),
+            Some(signal) => (
+                DEBUG,
+                format!("child process {pid} exited due to signal {signal}"),
+            ),
+        },
+
+        (DumbInit, Note::SuspendingSelf) => (DEBUG, "Suspending self due to TTY signal.".into()),
+        (_, Note::SuspendingSelf) => (DEBUG, "stopping rinit too until SIGCONT".into()),
+
+        (DumbInit, Note::Exiting { code }) => {
+            (DEBUG, format!("Child exited with status {code}. Goodbye."))
+        }
+        (Tini, Note::Exiting { .. }) => (TRACE, "Exiting: child has exited".into()),
+        (_, Note::Exiting { .. }) => return None,
+
+        (Tini, Note::NotSubreaper) => {
+            if settings.verbosity >= WARN {
+                // tini's warning is three lines; the last two carry no prefix.
+                log::line(
+                    personality,
+                    WARN,
+                    format_args!(
+                        "Tini is not running as PID 1 and isn't registered as a child subreaper."
+                    ),
+                );
+                log::verbatim(
+                    "Zombie processes will not be re-parented to Tini, so zombie reaping won't work.\n\
+                     To fix the problem, use the -s option or set the environment variable \
+                     TINI_SUBREAPER to register Tini as a child subreaper, or run Tini as PID 1.",
+                );
+            }
+            return None;
+        }
+        (Rinit, Note::NotSubreaper) => (
+            WARN,
+            "not PID 1 and not a child subreaper: orphans go to the host's init, so zombie \
+             reaping won't work here (use -s or TINI_SUBREAPER, or run as PID 1)"
+                .into(),
+        ),
+        // dumb-init never registers and never warns; catatonit always registers.
+        (DumbInit | Catatonit, Note::NotSubreaper) => return None,
+        (Tini, Note::Subreaper) => (TRACE, "Registered as child subreaper".into()),
+        (_, Note::Subreaper) => return None,
+    })
+}
+
+fn log_if(settings: &Settings, level: u8, text: &str) {
+    if settings.verbosity >= level {
+        log::line(settings.personality, level, format_args!("{text}"));
+    }
+}
+
+/// Reports `error` on stderr as the name rinit was called under words it.
+pub fn fail(personality: Personality, error: &Error) {
+    use Personality::*;
+    let line = |level: u8, text: &str| log::line(personality, level, format_args!("{text}"));
+    match (personality, error) {
+        (
+            _,
+            Error::Usage {
+                kind: UsageKind::NoCommand,
+                program,
+                ..
+            },
+        ) => match personality {
+            Rinit => {
+                log::verbatim("Usage: rinit [OPTIONS] [--] COMMAND [ARG...]");
+                line(ERROR, "no command given (see 'rinit --help')");
+            }
+            Tini => {
+                log::verbatim(&format!(
+                    "Usage: {} [OPTIONS] PROGRAM -- [ARGS] | --version",
+                    basename(program)
+                ));
+                log::verbatim(&format!("Run '{} -h' for the options.", basename(program)));
+            }
+            DumbInit => {
+                log::verbatim(&format!("Usage: {program} [option] program [args]"));
+                log::verbatim(&format!("Try {program} --help for full usage."));
+            }
+            Catatonit => {
+                line(ERROR, "missing program name");
+                log::verbatim(CATATONIT_USAGE);
+            }
+        },
+        (Rinit, _) => line(ERROR, &format!("{error}")),
+        // glibc getopt's own words, then the peer's usage line where it prints one.
+        (
+            _,
+            Error::Usage {
+                kind: UsageKind::UnknownOption(option),
+                program,
+                ..
+            },
+        ) => {
+            let getopt = match option.strip_prefix("--") {
+                Some(_) => format!("{program}: unrecognized option '{option}'"),
+                None => format!(
+                    "{program}: invalid option -- '{}'",
+                    option.trim_start_matches('-')
+                ),
+            };
+            log::line_raw(format_args!("{getopt}"));
+            match personality {
+                Tini => log::verbatim(&format!(
+                    "Usage: {} [OPTIONS] PROGRAM -- [ARGS] | --version",
+                    basename(program)
+                )),
+                Catatonit => log::verbatim(CATATONIT_USAGE),
+                _ => {}
+            }
+        }
+        (
+            Tini,
+            Error::Usage {
+                kind: UsageKind::BadValue { option, value },
+                ..
+            },
+        ) if matches!(option.as_str(), "--pdeathsig" | "--remap-exit") => {
+            let letter = if option == "--pdeathsig" { "-p" } else { "-e" };
+            line(ERROR, &format!("Not a valid option for {letter}: {value}"))
+        }
+        (_, Error::Usage { message, .. }) => line(ERROR, message),
+        (Tini, Error::Exec { command, errno, .. }) => {
+            line(ERROR, &format!("exec {command} failed: {}", errno.text()))
+        }
+        (DumbInit, Error::Exec { command, errno, .. }) => {
+            line(ERROR, &format!("{command}: {}", errno.text()))
+        }
+        (Catatonit, Error::Exec { errno, .. }) => {
+            line(ERROR, &format!("failed to exec pid1: {}", errno.text()))
+        }
+        (
+            Catatonit,
+            Error::Setup {
+                what: "prctl(PR_SET_CHILD_SUBREAPER)",
+                errno,
+            },
+        ) => line(
+            ERROR,
+            &format!("failed to set child-reaper as non-pid1: {}", errno.text()),
+        ),
+        (
+            Tini,
+            Error::Setup {
+                what: "prctl(PR_SET_CHILD_SUBREAPER)",
+                errno,
+            },
+        ) => line(
+            ERROR,
+            &format!("Failed to register as child subreaper: {}", errno.text()),
+        ),
+        (DumbInit, Error::Setup { what: "fork", .. }) => line(ERROR, "Unable to fork. Exiting."),
+        (_, Error::Setup { what, errno }) => {
+            line(ERROR, &format!("{what} failed: {}", errno.text()))
+        }
+    }
+}
+
+const CATATONIT_USAGE: &str = "usage: catatonit [-ghLPV] [--] <progname> [<arguments>...]";
+
+fn basename(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn sender_of(pid: i32) -> String {
+    match pid {
+        0 => "the kernel".into(),
+        pid => format!("pid {pid}"),
+    }
+}
+
+/// "exit code 3" or "killed by SIGTERM".
+fn outcome(status: WaitStatus) -> String {
+    match status.terminating_signal() {
+        Some(signal) => format!("killed by {}", signals::name(signal)),
+        None => format!("exit code {}", status.exit_status().unwrap_or(0)),
+    }
+}
+
+/// The C library's description of a signal ("Terminated"), as strsignal gives it.
+fn description(signal: i32) -> String {
+    // SAFETY: strsignal returns a NUL-terminated string that stays valid until the next call;
+    // rinit is single-threaded and copies it at once.
+    let text = unsafe { core::ffi::CStr::from_ptr(libc::strsignal(signal)) };
+    String::from_utf8_lossy(text.to_bytes()).into_owned()
+}
