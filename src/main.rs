@@ -44,11 +44,19 @@ mod runtime {
     /// Heap memory from the C library's malloc.
     struct Malloc;
 
+    /// What malloc's alignment is guaranteed to be: 16 on 64-bit targets, 8 on 32-bit ones
+    /// (the same rule std follows).
+    const MALLOC_ALIGN: usize = if cfg!(target_pointer_width = "64") {
+        16
+    } else {
+        8
+    };
+
     // SAFETY: malloc and posix_memalign return memory aligned as asked (the latter for alignments
     // above what malloc guarantees), free and realloc take pointers they returned.
     unsafe impl core::alloc::GlobalAlloc for Malloc {
         unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
-            if layout.align() <= 16 {
+            if layout.align() <= MALLOC_ALIGN {
                 return libc::malloc(layout.size()).cast();
             }
             let mut memory = core::ptr::null_mut();
@@ -68,7 +76,7 @@ mod runtime {
             layout: core::alloc::Layout,
             size: usize,
         ) -> *mut u8 {
-            if layout.align() <= 16 {
+            if layout.align() <= MALLOC_ALIGN {
                 return libc::realloc(memory.cast(), size).cast();
             }
             let new = self.alloc(core::alloc::Layout::from_size_align_unchecked(

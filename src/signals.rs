@@ -105,7 +105,7 @@ pub fn set_mask(mask: Mask) -> Result<Mask, Errno> {
 pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
     let spec = timeout.map(|left| libc::timespec {
         tv_sec: left.as_secs().min(i32::MAX as u64) as _,
-        tv_nsec: left.subsec_nanos().into(),
+        tv_nsec: left.subsec_nanos() as _,
     });
     let spec_ptr = spec
         .as_ref()

@@ -131,7 +131,7 @@ fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
         terminal: on_terminal,
         // Started in the background (`rinit cmd &` from a shell), rinit must not take the
         // terminal from the shell.
-        foreground: on_terminal && termios::tcgetpgrp(terminal()).ok() == Some(process::getpgrp()),
+        foreground: on_terminal && in_foreground(),
         sh_argv,
     })
 }
@@ -140,12 +140,15 @@ fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
 /// new session can make it its own. When a session leader gives it up, the kernel sends SIGHUP
 /// and SIGCONT to the terminal's foreground group; if that is rinit's, those two are rinit's own.
 fn release_terminal() -> Mask {
-    let in_foreground = termios::tcgetpgrp(terminal()).ok() == Some(process::getpgrp());
+    let in_foreground = in_foreground();
     // SAFETY: TIOCNOTTY on descriptor 0 takes no argument (rustix has no wrapper for it).
     if unsafe { libc::ioctl(0, libc::TIOCNOTTY) } != 0 {
         return Mask::NONE;
     }
-    match process::getsid(None).ok() == Some(process::getpid()) && in_foreground {
+    // SAFETY: getsid(0) takes no pointer; it returns rinit's session id, or 0 when that
+    // session's leader is outside rinit's PID namespace.
+    let session_leader = unsafe { libc::getsid(0) } == sys::pid();
+    match session_leader && in_foreground {
         true => Mask::of(&[libc::SIGHUP, libc::SIGCONT]),
         false => Mask::NONE,
     }
@@ -175,6 +178,14 @@ pub fn let_go(keep: BorrowedFd) {
             }
         }
     }
+}
+
+/// Whether rinit's own process group is the foreground group of the terminal on descriptor 0.
+/// Compared as plain numbers through libc: both are 0 when the group lives outside rinit's PID
+/// namespace (rinit as PID 1 under `unshare`), which rustix's `Pid` cannot hold.
+fn in_foreground() -> bool {
+    // SAFETY: tcgetpgrp and getpgrp take no pointers; tcgetpgrp fails (-1) without a terminal.
+    unsafe { libc::tcgetpgrp(0) == libc::getpgrp() }
 }
 
 /// Descriptor 0, the terminal when there is one.

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -13,31 +13,72 @@ use std::time::{Duration, Instant};
 
 pub const MUSL: &str = "x86_64-unknown-linux-musl";
 
-/// Builds (once per test process) the static rinit and rinit-testkit; returns their folder.
-pub fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--workspace", "--target", MUSL])
-            .current_dir(&root)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "static build failed: is the {MUSL} target installed?"
-        );
-        root.join("target").join(MUSL).join("release")
+/// The target whose rinit the suite tests: `RINIT_TARGET` (e.g. `i686-unknown-linux-musl`, or
+/// `aarch64-unknown-linux-musl` under qemu-user through binfmt_misc), or x86_64 musl. The
+/// harness and the helper programs stay native.
+pub fn target() -> String {
+    std::env::var("RINIT_TARGET").unwrap_or_else(|_| MUSL.into())
+}
+
+/// Whether the rinit under test runs under qemu-user (another architecture than the host's).
+pub fn under_qemu() -> bool {
+    let target = target();
+    // An x86_64 kernel runs i686 binaries itself.
+    let native = target.starts_with(std::env::consts::ARCH)
+        || std::env::consts::ARCH == "x86_64" && target.starts_with("i686");
+    !native
+}
+
+/// Skips the calling test when rinit runs under qemu-user, which breaks what it checks: says
+/// why on stderr and returns true.
+pub fn skip_under_qemu(why: &str) -> bool {
+    if under_qemu() {
+        eprintln!("skipped under qemu-user: {why}");
+    }
+    under_qemu()
+}
+
+fn build(args: &[&str]) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release"])
+        .args(args)
+        .current_dir(&root)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run cargo build");
+    assert!(
+        status.success(),
+        "static build failed: is the target installed? {args:?}"
+    );
+}
+
+/// Builds (once per test process) the static rinit for the target under test and the native
+/// static helpers; returns the folder of each.
+fn bin_dirs() -> &'static (PathBuf, PathBuf) {
+    static DIRS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIRS.get_or_init(|| {
+        let release = |target: &str| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target")
+                .join(target)
+                .join("release")
+        };
+        build(&["--workspace", "--target", MUSL]);
+        let target = target();
+        if target != MUSL {
+            build(&["-p", "rinit", "--target", &target]);
+        }
+        (release(&target), release(MUSL))
     })
 }
 
 pub fn rinit() -> PathBuf {
-    bin_dir().join("rinit")
+    bin_dirs().0.join("rinit")
 }
 
 pub fn testkit() -> String {
-    bin_dir().join("rinit-testkit").display().to_string()
+    bin_dirs().1.join("rinit-testkit").display().to_string()
 }
 
 /// A private temporary folder, removed when dropped.
