@@ -34,7 +34,7 @@ fn orphan_then_exit_3() -> String {
 
 #[test]
 fn fault_signals_sent_by_a_process_are_forwarded_under_every_name() {
-    let faults = [
+    let mut faults = vec![
         libc::SIGSYS,
         libc::SIGABRT,
         libc::SIGSEGV,
@@ -43,6 +43,12 @@ fn fault_signals_sent_by_a_process_are_forwarded_under_every_name() {
         libc::SIGFPE,
         libc::SIGTRAP,
     ];
+    if skip_under_qemu(
+        "SIGILL, SIGSEGV, SIGBUS and SIGFPE only: qemu-user handles these host fault signals \
+         itself, and sent by a process they crash it (SIGILL) or are at times lost",
+    ) {
+        faults.retain(|s| ![libc::SIGILL, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE].contains(s));
+    }
     for name in NAMES {
         let scratch = Scratch::new("faults");
         let record = scratch.path("record");
@@ -51,16 +57,19 @@ fn fault_signals_sent_by_a_process_are_forwarded_under_every_name() {
             &["--", &testkit(), "record", &record],
         );
         scratch.wait_for("record", "ready");
-        for signal in faults {
+        // One at a time: each must arrive before the next is sent.
+        for &signal in &faults {
             ns.signal(signal);
+            let arrived = eventually(Duration::from_secs(10), || {
+                let seen = scratch.read("record");
+                seen.lines().any(|l| l == signal.to_string())
+            });
+            assert!(
+                arrived,
+                "{name}: signal {signal}: {}",
+                scratch.read("record")
+            );
         }
-        let all = eventually(Duration::from_secs(10), || {
-            let seen = scratch.read("record");
-            faults
-                .iter()
-                .all(|s| seen.lines().any(|l| l == s.to_string()))
-        });
-        assert!(all, "{name}: {}", scratch.read("record"));
         ns.signal(libc::SIGTERM);
         assert_eq!(ns.finish(Duration::from_secs(10)).code, 0, "{name}");
     }
@@ -180,6 +189,11 @@ fn tini_w_and_the_subreaper_warning_use_tinis_format() {
 
 #[test]
 fn tini_does_not_warn_when_its_parent_made_it_a_subreaper_before_exec() {
+    if skip_under_qemu(
+        "qemu-user 7.2 implements neither PR_SET_CHILD_SUBREAPER nor PR_GET_CHILD_SUBREAPER",
+    ) {
+        return;
+    }
     let scratch = Scratch::new("tini-inherited-subreaper");
     let tini = scratch.link_as("tini");
     let script = format!("{} subreaper {tini} -- true; echo code=$?", testkit());

@@ -121,6 +121,9 @@ fn blocking_signals_is_the_first_thing_rinit_does() {
 
 #[test]
 fn three_hundred_sigterms_right_after_start_always_reach_the_command() {
+    if skip_under_qemu("qemu-user blocks host signals during its own start-up, so /proc shows SIGTERM blocked before the emulated rinit has blocked it") {
+        return;
+    }
     let out = Namespace::start(
         &testkit(),
         &[

@@ -125,6 +125,11 @@ fn processes_that_called_setsid_get_their_chance_too() {
 
 #[test]
 fn as_a_subreaper_it_ends_only_its_own_descendants() {
+    if skip_under_qemu(
+        "qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER, so rinit cannot be a subreaper there",
+    ) {
+        return;
+    }
     let scratch = Scratch::new("subreaper-shutdown");
     let log = scratch.path("log");
     // PID 1 is a shell with an unrelated sleeper; rinit is only a subreaper beside it.
@@ -343,6 +348,11 @@ fn namespace_with_the_hosts_proc(script: &str) -> Namespace {
 
 #[test]
 fn with_a_foreign_proc_a_subreaper_reaches_only_its_group_and_spares_a_sibling() {
+    if skip_under_qemu(
+        "qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER, so rinit cannot be a subreaper there",
+    ) {
+        return;
+    }
     let scratch = Scratch::new("foreign-proc");
     let log = scratch.path("log");
     let script = format!(
@@ -366,6 +376,11 @@ fn with_a_foreign_proc_a_subreaper_reaches_only_its_group_and_spares_a_sibling()
 
 #[test]
 fn without_a_procfs_a_subreaper_reaches_the_group_and_still_ends_at_the_grace() {
+    if skip_under_qemu(
+        "qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER, so rinit cannot be a subreaper there",
+    ) {
+        return;
+    }
     let scratch = Scratch::new("no-proc");
     let log = scratch.path("log");
     let stray = scratch.path("stray");

@@ -407,3 +407,16 @@ pub fn children(pid: i32) -> Vec<i32> {
 pub fn state(pid: i32) -> char {
     proc_status(pid, "State").chars().next().unwrap_or('?')
 }
+
+/// The `name=value` fields of the line of `rinit-testkit show` in `text` (pid, pgid, sid, fg,
+/// blocked, ignored, fds, listen_pid).
+pub fn shown(text: &str) -> std::collections::BTreeMap<String, String> {
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("pid="))
+        .unwrap_or_else(|| panic!("no `show` line in: {text}"));
+    line.split_whitespace()
+        .filter_map(|field| field.split_once('='))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
