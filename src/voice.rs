@@ -77,11 +77,28 @@ pub enum Note<'a> {
 
 /// Writes `note` as `settings.personality` words it, if its level shows.
 pub fn say(settings: &Settings, note: Note) {
+    // Signals and reaps are rinit's hot path: below the lowest level a note can show at
+    // under any name, nothing is formatted at all.
+    if settings.verbosity < floor(settings, &note) {
+        return;
+    }
     let Some((level, text)) = words(settings, note) else {
         return;
     };
     if settings.verbosity >= level {
         log::line(settings.personality, level, format_args!("{text}"));
+    }
+}
+
+/// The lowest level `note` is written at under any name (see [`words`]).
+fn floor(settings: &Settings, note: &Note) -> u8 {
+    match note {
+        Note::NotSubreaper => WARN,
+        Note::Reaped { .. } if settings.warn_on_reap => WARN,
+        Note::Spawned { .. } | Note::Received { .. } | Note::Forwarded { .. } => INFO,
+        Note::Reaped { .. } => INFO,
+        Note::Dropped { .. } | Note::SuspendingSelf | Note::Exiting { .. } => DEBUG,
+        Note::Subreaper => TRACE,
     }
 }
 
