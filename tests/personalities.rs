@@ -160,9 +160,7 @@ fn tini_w_logs_each_reaped_zombie_in_tinis_words() {
 
 #[test]
 fn tini_not_pid_1_warns_that_zombie_reaping_wont_work_unless_subreaper() {
-    if skip_under_qemu(
-        "qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER, so rinit cannot be a subreaper there",
-    ) {
+    if skip_without_subreaper() {
         return;
     }
     let scratch = Scratch::new("tini-warn");

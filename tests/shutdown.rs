@@ -125,9 +125,7 @@ fn processes_that_called_setsid_get_their_chance_too() {
 
 #[test]
 fn as_a_subreaper_it_ends_only_its_own_descendants() {
-    if skip_under_qemu(
-        "qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER, so rinit cannot be a subreaper there",
-    ) {
+    if skip_without_subreaper() {
         return;
     }
     let scratch = Scratch::new("subreaper-shutdown");
@@ -348,9 +346,7 @@ fn namespace_with_the_hosts_proc(script: &str) -> Namespace {
 
 #[test]
 fn with_a_foreign_proc_a_subreaper_reaches_only_its_group_and_spares_a_sibling() {
-    if skip_under_qemu(
-        "qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER, so rinit cannot be a subreaper there",
-    ) {
+    if skip_without_subreaper() {
         return;
     }
     let scratch = Scratch::new("foreign-proc");
@@ -376,9 +372,7 @@ fn with_a_foreign_proc_a_subreaper_reaches_only_its_group_and_spares_a_sibling()
 
 #[test]
 fn without_a_procfs_a_subreaper_reaches_the_group_and_still_ends_at_the_grace() {
-    if skip_under_qemu(
-        "qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER, so rinit cannot be a subreaper there",
-    ) {
+    if skip_without_subreaper() {
         return;
     }
     let scratch = Scratch::new("no-proc");

@@ -38,6 +38,13 @@ pub fn skip_under_qemu(why: &str) -> bool {
     under_qemu()
 }
 
+/// Skips a test that needs rinit to register as child subreaper, under qemu-user.
+pub fn skip_without_subreaper() -> bool {
+    skip_under_qemu(
+        "qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER, so rinit cannot be a subreaper there",
+    )
+}
+
 fn build(args: &[&str]) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let status = Command::new(env!("CARGO"))
