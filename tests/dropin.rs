@@ -338,6 +338,11 @@ fn the_init_pins_no_directory_but_the_command_starts_where_rinit_was_started() {
         "{:?}",
         std::fs::read_link(format!("/proc/{pid1}/cwd"))
     );
+    let stdout = ns.path("stdout");
+    let printed = eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&stdout).is_ok_and(|text| text.ends_with('\n'))
+    });
+    assert!(printed, "the command printed no directory");
     let out = ns.finish_now();
     assert_eq!(out.stdout.trim(), scratch.0.display().to_string());
 }

@@ -241,8 +241,15 @@ impl Namespace {
     }
 
     /// Ends the namespace now: SIGKILL to unshare, whose --kill-child kills PID 1 and with it
-    /// every process in the namespace.
-    pub fn kill(mut self) {
+    /// every process in the namespace (what dropping it does).
+    pub fn kill(self) {}
+}
+
+impl Drop for Namespace {
+    /// A test that fails midway still ends what it started: SIGKILL to its unshare, whose
+    /// --kill-child takes the namespace down. After `finish`, std knows the child was reaped
+    /// and sends nothing.
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
