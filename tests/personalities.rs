@@ -37,7 +37,7 @@ fn grandchild_sees_usr1(
     let name_in_scratch = format!("record-{call}");
     let record = scratch.path(&name_in_scratch);
     let script = format!(
-        "{} record {record} & trap 'echo got-usr1' USR1; trap 'exit 0' TERM; \
+        "trap 'echo got-usr1' USR1; trap 'exit 0' TERM; {} record {record} & \
          until [ -s {record} ]; do sleep 0.01; done; echo up; while :; do sleep 0.02; done",
         testkit()
     );

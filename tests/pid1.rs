@@ -165,9 +165,10 @@ fn every_catchable_signal_reaches_the_child() {
 fn a_grandchild_in_the_group_gets_sigterm() {
     let scratch = Scratch::new("group");
     let record = scratch.path("record");
-    // The shell survives SIGTERM (trap) and then waits for its background recorder.
+    // The shell survives SIGTERM (its trap is set before the recorder starts, so it is in
+    // place once the recorder is ready) and then waits for its background recorder.
     let script = format!(
-        "{} record {record} & trap 'echo shell-got-term' TERM; wait; wait",
+        "trap 'echo shell-got-term' TERM; {} record {record} & wait; wait",
         testkit()
     );
     let ns = Namespace::rinit(&["sh", "-c", &script]);
