@@ -1,5 +1,5 @@
 //! The signal table (names and numbers, real-time ones included), rinit's own signal mask, the
-//! blocking wait for the next signal, and delivery to the child.
+//! signalfd rinit reads its signals from (with each one's sender), and delivery to the child.
 
 use crate::error::Error;
 use crate::sys::Errno;
@@ -100,8 +100,9 @@ pub fn set_mask(mask: Mask) -> Result<Mask, Errno> {
     Errno::result(done).map(|_| Mask(old))
 }
 
-/// Sleeps until a signal of `set` arrives (no timeout: an idle init never wakes), or until
-/// `timeout` passes, then `None`.
+/// Sleeps until a signal of `set` arrives, or until `timeout` passes, then `None`. rinit itself
+/// reads its signals from a [`Listener`]; this serves the test helpers (`record`), which need
+/// any signal number, real-time ones included.
 pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
     let spec = timeout.map(|left| libc::timespec {
         tv_sec: left.as_secs().min(i32::MAX as u64) as _,
