@@ -10,6 +10,7 @@
 
 use crate::error::{Error, UsageKind};
 use crate::log::{self, DEBUG, ERROR, INFO, TRACE, WARN};
+use crate::say;
 use crate::settings::{Personality, Settings};
 use crate::signals;
 use crate::sys;
@@ -82,11 +83,8 @@ pub fn say(settings: &Settings, note: Note) {
     if settings.verbosity < floor(settings, &note) {
         return;
     }
-    let Some((level, text)) = words(settings, note) else {
-        return;
-    };
-    if settings.verbosity >= level {
-        log::line(settings.personality, level, format_args!("{text}"));
+    if let Some((level, text)) = words(settings, note) {
+        say!(settings, level, "{text}");
     }
 }
 
@@ -151,8 +149,11 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
             },
         ) => {
             if signal != received {
-                let text = format!("Translating signal {received} to {signal}.");
-                log_if(settings, DEBUG, &text);
+                say!(
+                    settings,
+                    DEBUG,
+                    "Translating signal {received} to {signal}."
+                );
             }
             (DEBUG, format!("Forwarded signal {signal} to children."))
         }
@@ -264,15 +265,13 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
         (_, Note::Exiting { .. }) => return None,
 
         (Tini, Note::NotSubreaper) => {
+            // tini's warning is three lines; the last two carry no prefix.
+            say!(
+                settings,
+                WARN,
+                "Tini is not running as PID 1 and isn't registered as a child subreaper."
+            );
             if settings.verbosity >= WARN {
-                // tini's warning is three lines; the last two carry no prefix.
-                log::line(
-                    personality,
-                    WARN,
-                    format_args!(
-                        "Tini is not running as PID 1 and isn't registered as a child subreaper."
-                    ),
-                );
                 log::verbatim(
                     "Zombie processes will not be re-parented to Tini, so zombie reaping won't work.\n\
                      To fix the problem, use the -s option or set the environment variable \
@@ -294,12 +293,6 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
     })
 }
 
-fn log_if(settings: &Settings, level: u8, text: &str) {
-    if settings.verbosity >= level {
-        log::line(settings.personality, level, format_args!("{text}"));
-    }
-}
-
 /// Reports `error` on stderr as the name rinit was called under words it.
 pub fn fail(personality: Personality, error: &Error) {
     use Personality::*;
@@ -318,10 +311,7 @@ pub fn fail(personality: Personality, error: &Error) {
                 line(ERROR, "no command given (see 'rinit --help')");
             }
             Tini => {
-                log::verbatim(&format!(
-                    "Usage: {} [OPTIONS] PROGRAM -- [ARGS] | --version",
-                    basename(program)
-                ));
+                log::verbatim(&tini_usage(program));
                 log::verbatim(&format!("Run '{} -h' for the options.", basename(program)));
             }
             DumbInit => {
@@ -352,10 +342,7 @@ pub fn fail(personality: Personality, error: &Error) {
             };
             log::line_raw(format_args!("{getopt}"));
             match personality {
-                Tini => log::verbatim(&format!(
-                    "Usage: {} [OPTIONS] PROGRAM -- [ARGS] | --version",
-                    basename(program)
-                )),
+                Tini => log::verbatim(&tini_usage(program)),
                 Catatonit => log::verbatim(CATATONIT_USAGE),
                 _ => {}
             }
@@ -405,6 +392,14 @@ pub fn fail(personality: Personality, error: &Error) {
             line(ERROR, &format!("{what} failed: {}", errno.text()))
         }
     }
+}
+
+/// tini's usage line, under the name it was called as.
+fn tini_usage(program: &str) -> String {
+    format!(
+        "Usage: {} [OPTIONS] PROGRAM -- [ARGS] | --version",
+        basename(program)
+    )
 }
 
 const CATATONIT_USAGE: &str = "usage: catatonit [-ghLPV] [--] <progname> [<arguments>...]";
