@@ -35,10 +35,13 @@ enum Opt {
     Rewrite,
     Pause,
     Grace,
+    StopTimeout,
+    StopDelay,
+    User,
 }
 
 /// (short, long, option, takes a value)
-const OPTIONS: [(Option<char>, &str, Opt, bool); 15] = [
+const OPTIONS: [(Option<char>, &str, Opt, bool); 18] = [
     (Some('h'), "help", Opt::Help, false),
     (Some('V'), "version", Opt::Version, false),
     (Some('l'), "license", Opt::License, false),
@@ -53,6 +56,9 @@ const OPTIONS: [(Option<char>, &str, Opt, bool); 15] = [
     (Some('r'), "rewrite", Opt::Rewrite, true),
     (Some('P'), "pause", Opt::Pause, false),
     (None, "grace", Opt::Grace, true),
+    (None, "stop-timeout", Opt::StopTimeout, true),
+    (None, "stop-delay", Opt::StopDelay, true),
+    (Some('u'), "user", Opt::User, true),
     (None, "kill-process-group", Opt::Group, false),
 ];
 
@@ -71,10 +77,20 @@ Options (each also read from the environment variable shown):
   -r, --rewrite S:R       forward signal S as R; R=0 drops S; repeatable; names or
                           numbers, e.g. TERM:QUIT or SIGRTMIN+1:USR1 [RINIT_REWRITE=S:R,...]
       --grace DURATION    once COMMAND has exited by itself, the processes left get this
-                          long after SIGTERM before SIGKILL (default 5s). A stop
-                          (SIGTERM/SIGINT) has no deadline of rinit's own unless
-                          --grace is given: the sender's applies (docker stop -t N).
-                          500ms, 5s, 1m or seconds; 0 exits with COMMAND [RINIT_GRACE]
+                          long after SIGTERM before SIGKILL (default 5s; none: no
+                          limit); 0 exits with COMMAND, as tini does [RINIT_GRACE]
+      --stop-timeout DURATION
+                          after the first SIGTERM/SIGINT, SIGKILL everything left after
+                          DURATION (default none: the sender's deadline applies, e.g.
+                          docker stop -t N) [RINIT_STOP_TIMEOUT]
+      --stop-delay DURATION
+                          hold the first SIGTERM this long before forwarding it, so
+                          COMMAND keeps serving while load balancers drop it; a
+                          second SIGTERM goes at once (default 0) [RINIT_STOP_DELAY]
+                          DURATION: 500ms, 5s, 1.5m, 2h, seconds, or none (also inf)
+  -u, --user USER[:GROUP] run COMMAND as USER (and GROUP): names from the image's
+                          /etc/passwd and /etc/group, or numeric ids; rinit stays
+                          root [RINIT_USER]
   -s, --subreaper         register as child subreaper when not PID 1, or fail
                           [RINIT_SUBREAPER=1]
   -p, --pdeathsig SIGNAL  receive SIGNAL when rinit's parent dies [RINIT_PDEATHSIG]
@@ -247,7 +263,15 @@ impl Parser {
         }
         if let Some(value) = text("RINIT_GRACE")? {
             self.settings.grace = self.duration("RINIT_GRACE", &value)?;
-            self.settings.grace_given = true;
+        }
+        if let Some(value) = text("RINIT_STOP_TIMEOUT")? {
+            self.settings.stop_timeout = Some(self.duration("RINIT_STOP_TIMEOUT", &value)?);
+        }
+        if let Some(value) = text("RINIT_USER")? {
+            self.settings.user = Some(self.user("RINIT_USER", &value)?);
+        }
+        if let Some(value) = text("RINIT_STOP_DELAY")? {
+            self.settings.stop_delay = self.duration("RINIT_STOP_DELAY", &value)?;
         }
         if let Some(value) = text("RINIT_REMAP_EXIT")? {
             for item in list(&value) {
@@ -341,10 +365,12 @@ impl Parser {
                     Opt::RemapExit => remap_from_flags.push(self.exit_code(&name, &value)?),
                     Opt::Rewrite => rewrite_from_flags.push(self.rewrite(&name, &value)?),
                     Opt::Pause => self.settings.pause = true,
-                    Opt::Grace => {
-                        self.settings.grace = self.duration(&name, &value)?;
-                        self.settings.grace_given = true;
+                    Opt::Grace => self.settings.grace = self.duration(&name, &value)?,
+                    Opt::StopTimeout => {
+                        self.settings.stop_timeout = Some(self.duration(&name, &value)?)
                     }
+                    Opt::StopDelay => self.settings.stop_delay = self.duration(&name, &value)?,
+                    Opt::User => self.settings.user = Some(self.user(&name, &value)?),
                 }
             }
         }
@@ -484,7 +510,19 @@ impl Parser {
                 source,
                 value,
                 format!(
-                    "{source}: '{value}' is not a duration (use e.g. 500ms, 5s, 1m, or seconds)"
+                    "{source}: '{value}' is not a duration (use e.g. 500ms, 5s, 1m, 2h, seconds, or none)"
+                ),
+            )
+        })
+    }
+
+    fn user(&self, source: &str, value: &str) -> Result<crate::user::Spec, Error> {
+        crate::user::Spec::parse(value).ok_or_else(|| {
+            self.bad_value(
+                source,
+                value,
+                format!(
+                    "{source}: '{value}' is not USER[:GROUP] (names or numbers, e.g. app, 1000 or app:web)"
                 ),
             )
         })
@@ -519,17 +557,22 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
         .filter(|item| !item.is_empty())
 }
 
-/// `500ms`, `5s`, `1.5s`, `2m`, or a plain number of seconds; exact to the nanosecond. A
-/// value longer than the clock can count (about 584 billion years) saturates to
-/// `Duration::MAX`, which means no deadline; a non-zero value shorter than a nanosecond is one
-/// nanosecond, never zero (which would mean "exit at once").
+/// `500ms`, `5s`, `1.5s`, `2m`, `1h`, or a plain number of seconds; exact to the nanosecond.
+/// `none` (or `inf`), and a value longer than the clock can count (about 584 billion years),
+/// are `Duration::MAX`, which means no deadline; a non-zero value shorter than a nanosecond is
+/// one nanosecond, never zero (which would mean "exit at once").
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    if matches!(text, "none" | "inf") {
+        return Some(Duration::MAX);
+    }
     let (number, nanos_per_unit): (&str, u128) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1_000_000)
     } else if let Some(n) = text.strip_suffix('s') {
         (n, 1_000_000_000)
     } else if let Some(n) = text.strip_suffix('m') {
         (n, 60_000_000_000)
+    } else if let Some(n) = text.strip_suffix('h') {
+        (n, 3_600_000_000_000)
     } else {
         (text, 1_000_000_000)
     };
@@ -619,6 +662,7 @@ mod tests {
         assert_eq!(s.session, Session::OwnGroup);
         assert_eq!(s.subreaper, Subreaper::Try);
         assert_eq!(s.grace, crate::settings::DEFAULT_GRACE);
+        assert_eq!(s.stop_timeout, None);
         assert_eq!(s.verbosity, 1);
     }
 
@@ -634,10 +678,21 @@ mod tests {
         assert_eq!(s.remap_exit, [143, 130]);
         assert_eq!(s.parent_death_signal, Some(libc::SIGKILL));
         let s = settings(
-            &["rinit", "--grace=250ms", "--rewrite", "TERM:QUIT", "x"],
+            &[
+                "rinit",
+                "--grace=250ms",
+                "--stop-timeout",
+                "1m",
+                "--stop-delay=1.5s",
+                "--rewrite",
+                "TERM:QUIT",
+                "x",
+            ],
             &[],
         );
         assert_eq!(s.grace, Duration::from_millis(250));
+        assert_eq!(s.stop_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(s.stop_delay, Duration::from_millis(1500));
         assert_eq!(s.rewrite, [(libc::SIGTERM, libc::SIGQUIT)]);
     }
 
@@ -684,6 +739,14 @@ mod tests {
                 &["rinit", "--grace", "soon", "true"],
                 "'soon' is not a duration",
             ),
+            (
+                &["rinit", "--stop-timeout", "-5", "true"],
+                "--stop-timeout: '-5' is not a duration",
+            ),
+            (
+                &["rinit", "--stop-delay", "5x", "true"],
+                "--stop-delay: '5x' is not a duration",
+            ),
             (&["rinit", "-P", "true"], "--pause runs no command"),
             (&["rinit", "--pause=1"], "takes no value"),
         ];
@@ -702,6 +765,7 @@ mod tests {
                 ("RINIT_VERBOSE", "2"),
                 ("RINIT_SINGLE_CHILD", "1"),
                 ("RINIT_GRACE", "2s"),
+                ("RINIT_STOP_TIMEOUT", "none"),
                 ("RINIT_REMAP_EXIT", "143,130"),
                 ("RINIT_REWRITE", "TERM:QUIT HUP:0"),
                 ("RINIT_PDEATHSIG", "SIGUSR1"),
@@ -711,6 +775,7 @@ mod tests {
         assert_eq!(s.verbosity, 3);
         assert_eq!(s.forward, Forward::Child);
         assert_eq!(s.grace, Duration::from_secs(2));
+        assert_eq!(s.stop_timeout, Some(Duration::MAX));
         assert_eq!(s.remap_exit, [143, 130]);
         assert_eq!(s.rewrite.len(), 2);
         assert_eq!(s.parent_death_signal, Some(libc::SIGUSR1));
@@ -736,6 +801,11 @@ mod tests {
             ("RINIT_VERBOSE", "lots", "RINIT_VERBOSE=lots"),
             ("RINIT_PAUSE", "maybe", "RINIT_PAUSE=maybe: expected 1 or 0"),
             ("RINIT_GRACE", "-1s", "'-1s' is not a duration"),
+            (
+                "RINIT_STOP_TIMEOUT",
+                "soon",
+                "RINIT_STOP_TIMEOUT: 'soon' is not",
+            ),
             ("RINIT_REWRITE", "TERM", "not SIGNAL:SIGNAL"),
             ("RINIT_PDEATHSIG", "0", "is not a signal"),
             ("TINI_VERBOSITY", "x", "TINI_VERBOSITY=x"),
@@ -792,7 +862,13 @@ mod tests {
         assert_eq!(parse_duration("0.25s"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration(".5"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("1.5ms"), Some(Duration::from_micros(1500)));
-        for bad in ["", "s", "ms", ".", "-1", "1h", "1e3", "five", "1.2.3", "+1"] {
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("0.5h"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("none"), Some(Duration::MAX));
+        assert_eq!(parse_duration("inf"), Some(Duration::MAX));
+        for bad in [
+            "", "s", "ms", "h", ".", "-1", "1d", "1e3", "five", "1.2.3", "+1", "None", "infinity",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

@@ -49,6 +49,11 @@ pub enum Error {
     },
     /// A setup syscall failed (`what` names it, e.g. "fork").
     Setup { what: &'static str, errno: Errno },
+    /// `--user` (as written) could not be looked up or switched to.
+    User {
+        spec: String,
+        failure: crate::user::Failure,
+    },
 }
 
 impl Error {
@@ -63,7 +68,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage { code, .. } | Error::Exec { code, .. } => *code,
-            Error::Setup { .. } => SETUP,
+            Error::Setup { .. } | Error::User { .. } => SETUP,
         }
     }
 }
@@ -91,6 +96,7 @@ impl fmt::Display for Error {
                 "fork: resource temporarily unavailable (process limit reached: pids cgroup or RLIMIT_NPROC)",
             ),
             Error::Setup { what, errno } => write!(f, "{what}: {errno}"),
+            Error::User { spec, failure } => write!(f, "--user {spec}: {failure}"),
         }
     }
 }

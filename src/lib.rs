@@ -5,6 +5,7 @@
 //! The life of an init, one module per step: [`cli`] reads the command line, environment and
 //! program name into [`settings::Settings`]; [`signals`] blocks signals and owns the signal
 //! table; [`reap`] registers as subreaper and collects exits; [`spawn`] starts the command;
+//! [`user`] resolves `--user`, which the child switches to before exec;
 //! [`supervise`] runs the signal loop, whose decisions [`phases`] makes; [`shutdown`] reaches
 //! and waits for what is left at the end; [`sys`] wraps the few
 //! OS services std would otherwise provide.
@@ -26,6 +27,7 @@ pub mod signals;
 pub mod spawn;
 pub mod supervise;
 pub mod sys;
+pub mod user;
 pub mod voice;
 
 use error::Error;

@@ -4,15 +4,16 @@
 //!
 //! The phases of a run, and what ends each:
 //! - running: the command runs and gets every signal. A stop signal (SIGTERM or SIGINT, after
-//!   `-r` rewriting) leads to stopping; the command's exit to draining.
+//!   `-r` rewriting) leads to stopping; the command's exit to draining. With `--stop-delay`,
+//!   the first SIGTERM is held that long before it is forwarded (the command keeps serving
+//!   while load balancers drop it); a second SIGTERM or the command's exit ends the hold.
 //! - stopping: the stop signal was forwarded and the command is finishing. By default rinit sets
 //!   no deadline: whoever sent the signal owns it (docker's `stop -t`, Kubernetes'
-//!   terminationGracePeriodSeconds). Only `--grace` given explicitly sets one, from the first
-//!   stop signal.
-//! - draining: the command has exited; every process left got SIGTERM and SIGCONT, and rinit
+//!   terminationGracePeriodSeconds). Only `--stop-timeout` sets one, from the first stop signal.
+//! - draining: the command has exited; every process left got SIGTERM and SIGCONT once (those
+//!   the forwarded stop already reached, the command's process group, are spared), and rinit
 //!   waits for them all. After a natural exit (no stop signal) the grace period (default 5 s)
-//!   bounds this; a later stop signal hands the deadline to its sender, unless `--grace` was
-//!   given.
+//!   bounds this; a later stop signal hands the deadline to its sender (or `--stop-timeout`).
 //! - killing: the deadline passed; everyone left, the command included, got SIGKILL, and rinit
 //!   waits at most [`KILL_WAIT`] for them to be reaped.
 //!
@@ -55,12 +56,16 @@ pub enum Event {
 pub enum Action {
     /// Send `signal` (received as `received`) to the command, or to its process group.
     Forward { signal: i32, received: i32 },
+    /// `received` is held for `delay` (`--stop-delay`) before it is forwarded; for the log.
+    Hold { received: i32, delay: Duration },
     /// The signal goes to nobody; `why` is for the log.
     Drop { received: i32, why: &'static str },
-    /// `signal`, then SIGCONT (so a stopped process can act on it), to every process left.
-    Terminate(i32),
-    /// SIGKILL to every process left, the command included.
-    Kill,
+    /// `signal`, then SIGCONT (so a stopped process can act on it), to every process left;
+    /// with `spare_group`, not to the command's process group, which the forwarded stop
+    /// already reached (a second SIGTERM reads as "quit now" to many programs).
+    Terminate { signal: i32, spare_group: bool },
+    /// SIGKILL to every process left, the command included; `why`: which deadline ended.
+    Kill { why: &'static str },
     /// dumb-init: SIGTERM to the command's process group as rinit exits.
     TermGroup,
     /// dumb-init's job control: the command was stopped, so rinit stops too until SIGCONT.
@@ -79,8 +84,16 @@ pub struct Machine {
     status: Option<u8>,
     /// When rinit's own deadline falls, on the monotonic clock; `None`: it has none.
     deadline: Option<Duration>,
+    /// The SIGTERM `--stop-delay` holds, as `(signal to forward, received)`, and when it is
+    /// released (`None`: a delay too long for the clock, released only by a second SIGTERM).
+    held: Option<(i32, i32)>,
+    release_at: Option<Duration>,
+    /// The first SIGTERM has come: `--stop-delay` holds no other.
+    term_seen: bool,
     /// A stop signal has arrived: from then on its sender owns the deadline.
     stop_seen: bool,
+    /// A stop signal was forwarded to the command's whole process group.
+    stop_reached_group: bool,
     /// Signals to drop once: the kernel's SIGHUP/SIGCONT from dumb-init's terminal hand-over.
     ignore_once: Mask,
 }
@@ -93,7 +106,11 @@ impl Machine {
             running,
             status: None,
             deadline: None,
+            held: None,
+            release_at: None,
+            term_seen: false,
             stop_seen: false,
+            stop_reached_group: false,
             ignore_once,
         }
     }
@@ -109,7 +126,10 @@ impl Machine {
 
     /// When rinit next has to act without an event; `None`: it waits for events alone.
     pub fn deadline(&self) -> Option<Duration> {
-        self.deadline
+        match (self.deadline, self.release_at) {
+            (Some(deadline), Some(release)) => Some(deadline.min(release)),
+            (deadline, release) => deadline.or(release),
+        }
     }
 
     /// The transition: the actions for `event` at time `now`, in order.
@@ -117,6 +137,15 @@ impl Machine {
         let mut actions = Vec::new();
         match event {
             Event::Signal(received) => self.on_signal(settings, received, now, &mut actions),
+            // The kernel names rinit itself as the sender of the SIGHUP and SIGCONT its own
+            // TIOCNOTTY makes it send: they use up the hand-over's mask all the same.
+            Event::Raised(received) if self.ignore_once.contains(received) => {
+                self.ignore_once = self.ignore_once.without(received);
+                actions.push(Action::Drop {
+                    received,
+                    why: "sent by the terminal hand-over",
+                });
+            }
             Event::Raised(received) => actions.push(Action::Drop {
                 received,
                 why: "raised by rinit itself",
@@ -124,6 +153,8 @@ impl Machine {
             Event::Exited(code) => {
                 self.status = Some(code);
                 self.running = false;
+                // A held SIGTERM has nobody left to go to.
+                (self.held, self.release_at) = (None, None);
                 if matches!(self.phase, Phase::Running | Phase::Stopping) {
                     self.command_gone(settings, now, &mut actions);
                 }
@@ -131,12 +162,29 @@ impl Machine {
             Event::Left(left) => match (self.phase, left) {
                 (Phase::Draining | Phase::Killing, false) => self.exit(&mut actions),
                 // Whatever was forked or re-parented to rinit since the SIGKILL.
-                (Phase::Killing, true) => actions.push(Action::Kill),
+                (Phase::Killing, true) => actions.push(Action::Kill {
+                    why: "more were left",
+                }),
                 _ => {}
             },
+            Event::Deadline if self.release_at.is_some_and(|at| now >= at) => {
+                self.release_at = None;
+                if let Some((signal, received)) = self.held.take() {
+                    self.forward(settings, signal, received, &mut actions);
+                }
+                if self.deadline.is_some_and(|at| now >= at) {
+                    actions.extend(self.handle(settings, Event::Deadline, now));
+                }
+            }
             Event::Deadline => match self.phase {
                 Phase::Stopping | Phase::Draining => {
-                    actions.push(Action::Kill);
+                    (self.held, self.release_at) = (None, None);
+                    actions.push(Action::Kill {
+                        why: match self.stop_seen {
+                            true => "the stop timeout ended",
+                            false => "the grace period ended",
+                        },
+                    });
                     self.phase = Phase::Killing;
                     self.deadline = now.checked_add(KILL_WAIT);
                 }
@@ -171,24 +219,36 @@ impl Machine {
             return;
         }
         let stop = matches!(signal, libc::SIGTERM | libc::SIGINT);
+        let first_stop = stop && !self.stop_seen;
+        self.stop_seen |= stop;
+        let first_term = received == libc::SIGTERM && !self.term_seen;
+        self.term_seen |= received == libc::SIGTERM;
         match self.phase {
             Phase::Running | Phase::Stopping if self.running => {
-                actions.push(Action::Forward { signal, received });
-                if settings.stop_with_child
-                    && matches!(received, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
-                {
-                    actions.push(Action::StopSelf);
+                if first_term && !settings.stop_delay.is_zero() {
+                    self.held = Some((signal, received));
+                    self.release_at = now.checked_add(settings.stop_delay);
+                    actions.push(Action::Hold {
+                        received,
+                        delay: settings.stop_delay,
+                    });
+                } else {
+                    if received == libc::SIGTERM && self.held.take().is_some() {
+                        // A second SIGTERM ends the hold: this one goes now, in its place.
+                        self.release_at = None;
+                    }
+                    self.forward(settings, signal, received, actions);
                 }
-                if stop && !self.stop_seen {
-                    self.stop_seen = true;
+                if first_stop {
+                    // A stop's deadline counts from its arrival, a hold included.
                     self.phase = Phase::Stopping;
-                    self.deadline = own_stop_deadline(settings, now);
+                    self.deadline = stop_deadline(settings, now);
                 }
             }
             // Pause mode: no command; a stop signal ends the run.
             Phase::Running if stop => {
-                self.stop_seen = true;
                 self.status = Some(0);
+                self.deadline = stop_deadline(settings, now);
                 self.command_gone(settings, now, actions);
             }
             Phase::Running => actions.push(Action::Drop {
@@ -196,15 +256,15 @@ impl Machine {
                 why: "pause mode runs no command",
             }),
             Phase::Draining if stop => {
-                // Asked again: everyone left hears it again.
-                actions.push(Action::Terminate(signal));
-                if !self.stop_seen {
-                    self.stop_seen = true;
-                    if !settings.grace_given {
-                        // The default grace after a natural exit must not cut short the stop
-                        // window of whoever sent this signal.
-                        self.deadline = None;
-                    }
+                // A new stop request: everyone left hears it, once more.
+                actions.push(Action::Terminate {
+                    signal,
+                    spare_group: false,
+                });
+                if first_stop {
+                    // The grace after a natural exit must not cut short the stop window of
+                    // whoever sent this signal.
+                    self.deadline = stop_deadline(settings, now);
                 }
             }
             _ => actions.push(Action::Drop {
@@ -212,6 +272,24 @@ impl Machine {
                 why: "the command has exited",
             }),
         }
+    }
+
+    /// Forwards `signal` to the command (or its group), with dumb-init's job control.
+    fn forward(
+        &mut self,
+        settings: &Settings,
+        signal: i32,
+        received: i32,
+        actions: &mut Vec<Action>,
+    ) {
+        actions.push(Action::Forward { signal, received });
+        if settings.stop_with_child
+            && matches!(received, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+        {
+            actions.push(Action::StopSelf);
+        }
+        self.stop_reached_group |=
+            matches!(signal, libc::SIGTERM | libc::SIGINT) && settings.forwards_to_group();
     }
 
     /// The command has exited (or pause mode was told to stop).
@@ -223,12 +301,16 @@ impl Machine {
             self.exit(actions);
             return;
         }
-        actions.push(Action::Terminate(libc::SIGTERM));
+        actions.push(Action::Terminate {
+            signal: libc::SIGTERM,
+            spare_group: self.stop_reached_group,
+        });
         self.phase = Phase::Draining;
         if !self.stop_seen {
+            // A grace too long for the clock is no deadline at all.
             self.deadline = now.checked_add(settings.grace);
         }
-        // After a stop signal the deadline stays what the stop set: `--grace`'s, or none.
+        // After a stop signal the deadline stays what the stop set: `--stop-timeout`'s, or none.
     }
 
     fn exit(&mut self, actions: &mut Vec<Action>) {
@@ -241,13 +323,12 @@ impl Machine {
     }
 }
 
-/// rinit's own deadline for a stop: only when `--grace` was given (and is not zero).
-fn own_stop_deadline(settings: &Settings, now: Duration) -> Option<Duration> {
-    match settings.grace_given && !settings.grace.is_zero() {
-        // A grace too long for the clock is no deadline at all.
-        true => now.checked_add(settings.grace),
-        false => None,
-    }
+/// rinit's own deadline for a stop: only with `--stop-timeout`. A timeout too long for the
+/// clock is no deadline at all.
+fn stop_deadline(settings: &Settings, now: Duration) -> Option<Duration> {
+    settings
+        .stop_timeout
+        .and_then(|timeout| now.checked_add(timeout))
 }
 
 #[cfg(test)]
@@ -266,8 +347,22 @@ mod tests {
     fn with_grace(seconds: u64) -> Settings {
         Settings {
             grace: Duration::from_secs(seconds),
-            grace_given: true,
             ..rinit()
+        }
+    }
+
+    fn with_stop_timeout(seconds: u64) -> Settings {
+        Settings {
+            stop_timeout: Some(Duration::from_secs(seconds)),
+            ..rinit()
+        }
+    }
+
+    /// SIGTERM to everyone left; `spare_group`: but the group the stop already reached.
+    fn terminate(spare_group: bool) -> Action {
+        Terminate {
+            signal: SIGTERM,
+            spare_group,
         }
     }
 
@@ -292,11 +387,9 @@ mod tests {
         let mut m = running();
         assert_eq!(m.handle(&s, Event::Signal(SIGTERM), T0), [term()]);
         assert_eq!((m.phase(), m.deadline()), (Phase::Stopping, None));
-        // The command takes as long as it needs (the engine's SIGKILL bounds it), then exits.
-        assert_eq!(
-            m.handle(&s, Event::Exited(0), secs(7)),
-            [Terminate(SIGTERM)]
-        );
+        // The command takes as long as it needs (the engine's SIGKILL bounds it), then exits;
+        // the rest get SIGTERM, but not the group the forwarded stop reached.
+        assert_eq!(m.handle(&s, Event::Exited(0), secs(7)), [terminate(true)]);
         assert_eq!((m.phase(), m.deadline()), (Phase::Draining, None));
         assert_eq!(m.handle(&s, Event::Left(true), secs(8)), []);
         assert_eq!(m.handle(&s, Event::Left(false), secs(9)), [Exit(0)]);
@@ -304,15 +397,20 @@ mod tests {
     }
 
     #[test]
-    fn an_explicit_grace_bounds_a_stop_from_the_first_stop_signal() {
-        let s = with_grace(2);
+    fn a_stop_timeout_bounds_a_stop_from_the_first_stop_signal() {
+        let s = with_stop_timeout(2);
         let mut m = running();
         m.handle(&s, Event::Signal(SIGTERM), T0);
         assert_eq!(m.deadline(), Some(secs(2)));
         // A second stop signal is forwarded again and does not move the deadline.
         assert_eq!(m.handle(&s, Event::Signal(SIGINT), secs(1)).len(), 1);
         assert_eq!(m.deadline(), Some(secs(2)));
-        assert_eq!(m.handle(&s, Event::Deadline, secs(2)), [Kill]);
+        assert_eq!(
+            m.handle(&s, Event::Deadline, secs(2)),
+            [Kill {
+                why: "the stop timeout ended"
+            }]
+        );
         assert_eq!(m.phase(), Phase::Killing);
         assert_eq!(m.deadline(), Some(secs(2) + KILL_WAIT));
         assert_eq!(m.handle(&s, Event::Exited(137), secs(2)), []);
@@ -323,30 +421,62 @@ mod tests {
     fn after_a_natural_exit_the_rest_get_the_default_grace_then_sigkill() {
         let s = rinit();
         let mut m = running();
-        assert_eq!(m.handle(&s, Event::Exited(4), T0), [Terminate(SIGTERM)]);
+        assert_eq!(m.handle(&s, Event::Exited(4), T0), [terminate(false)]);
         assert_eq!(m.deadline(), Some(secs(5)));
-        assert_eq!(m.handle(&s, Event::Deadline, secs(5)), [Kill]);
+        assert_eq!(
+            m.handle(&s, Event::Deadline, secs(5)),
+            [Kill {
+                why: "the grace period ended"
+            }]
+        );
         // Something forked meanwhile is killed too; then rinit exits with the command's code.
-        assert_eq!(m.handle(&s, Event::Left(true), secs(5)), [Kill]);
+        assert_eq!(
+            m.handle(&s, Event::Left(true), secs(5)),
+            [Kill {
+                why: "more were left"
+            }]
+        );
         assert_eq!(m.handle(&s, Event::Left(false), secs(5)), [Exit(4)]);
     }
 
     #[test]
-    fn a_stop_during_the_default_grace_hands_the_deadline_to_its_sender() {
-        let s = rinit();
-        let mut m = running();
-        m.handle(&s, Event::Exited(0), T0);
-        assert_eq!(
-            m.handle(&s, Event::Signal(SIGTERM), secs(1)),
-            [Terminate(SIGTERM)]
-        );
-        assert_eq!(m.deadline(), None);
-        // With --grace given, rinit's own deadline stands.
-        let s = with_grace(3);
+    fn a_stop_during_the_grace_hands_the_deadline_to_its_sender() {
+        for s in [rinit(), with_grace(3)] {
+            let mut m = running();
+            m.handle(&s, Event::Exited(0), T0);
+            // A new stop request: everyone left hears it, the command's group included.
+            assert_eq!(
+                m.handle(&s, Event::Signal(SIGTERM), secs(1)),
+                [terminate(false)]
+            );
+            assert_eq!(m.deadline(), None, "{:?}", s.grace);
+        }
+        // With --stop-timeout, rinit's own deadline for the stop takes over from then.
+        let s = Settings {
+            grace: Duration::from_secs(60),
+            ..with_stop_timeout(3)
+        };
         let mut m = running();
         m.handle(&s, Event::Exited(0), T0);
         m.handle(&s, Event::Signal(SIGTERM), secs(1));
-        assert_eq!(m.deadline(), Some(secs(3)));
+        assert_eq!(m.deadline(), Some(secs(4)));
+    }
+
+    #[test]
+    fn the_group_a_stop_reached_is_spared_only_if_the_stop_went_to_the_group() {
+        // Forwarded to the command alone (-c, tini's default): the rest never got it.
+        let s = Settings {
+            forward: crate::settings::Forward::Child,
+            ..rinit()
+        };
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        assert_eq!(m.handle(&s, Event::Exited(143), T0), [terminate(false)]);
+        // A signal that is not a stop reached the group, but asked nobody to stop.
+        let s = rinit();
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGUSR1), T0);
+        assert_eq!(m.handle(&s, Event::Exited(0), T0), [terminate(false)]);
     }
 
     #[test]
@@ -361,14 +491,20 @@ mod tests {
                 why: "the command has exited"
             }]
         );
-        assert_eq!(m.handle(&s, Event::Signal(SIGINT), T0), [Terminate(SIGINT)]);
+        assert_eq!(
+            m.handle(&s, Event::Signal(SIGINT), T0),
+            [Terminate {
+                signal: SIGINT,
+                spare_group: false
+            }]
+        );
     }
 
     #[test]
     fn stop_is_judged_after_rewriting() {
         let s = Settings {
             rewrite: alloc::vec![(SIGTERM, SIGQUIT), (SIGUSR1, SIGTERM), (SIGINT, 0)],
-            ..with_grace(1)
+            ..with_stop_timeout(1)
         };
         let mut m = running();
         m.handle(&s, Event::Signal(SIGTERM), T0);
@@ -415,7 +551,7 @@ mod tests {
         for s in [
             Settings::defaults(Personality::Tini),
             Settings {
-                grace: Duration::ZERO,
+                stop_timeout: None,
                 ..with_grace(0)
             },
         ] {
@@ -430,10 +566,11 @@ mod tests {
     }
 
     #[test]
-    fn huge_graces_mean_no_deadline_never_an_overflow() {
+    fn huge_durations_mean_no_deadline_never_an_overflow() {
         let s = Settings {
             grace: Duration::MAX,
-            ..with_grace(0)
+            stop_timeout: Some(Duration::MAX),
+            ..rinit()
         };
         let mut m = running();
         m.handle(&s, Event::Signal(SIGTERM), T0);
@@ -445,7 +582,7 @@ mod tests {
 
     #[test]
     fn killing_ends_after_kill_wait_even_if_something_is_out_of_reach() {
-        let s = with_grace(1);
+        let s = with_stop_timeout(1);
         let mut m = running();
         m.handle(&s, Event::Signal(SIGTERM), T0);
         m.handle(&s, Event::Deadline, secs(1));
@@ -464,14 +601,130 @@ mod tests {
                 why: "pause mode runs no command"
             }]
         );
-        assert_eq!(
-            m.handle(&s, Event::Signal(SIGTERM), T0),
-            [Terminate(SIGTERM)]
-        );
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), T0), [terminate(false)]);
         assert_eq!(m.handle(&s, Event::Left(false), T0), [Exit(0)]);
+        // With a stop timeout, pause mode's stop is bounded too.
+        let s = with_stop_timeout(2);
+        let mut m = Machine::new(false, Mask::NONE);
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        assert_eq!(m.deadline(), Some(secs(2)));
         let s = Settings::defaults(Personality::Catatonit);
         let mut m = Machine::new(false, Mask::NONE);
         assert_eq!(m.handle(&s, Event::Signal(SIGINT), T0), [Exit(0)]);
+    }
+
+    fn with_stop_delay(seconds: u64) -> Settings {
+        Settings {
+            stop_delay: Duration::from_secs(seconds),
+            ..rinit()
+        }
+    }
+
+    #[test]
+    fn a_stop_delay_holds_the_first_sigterm_then_forwards_it() {
+        let s = Settings {
+            stop_timeout: Some(Duration::from_secs(30)),
+            ..with_stop_delay(5)
+        };
+        let mut m = running();
+        let hold = Hold {
+            received: SIGTERM,
+            delay: Duration::from_secs(5),
+        };
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), T0), [hold]);
+        // The stop timeout counts from the SIGTERM's arrival; the release comes first.
+        assert_eq!(m.phase(), Phase::Stopping);
+        assert_eq!(m.deadline(), Some(secs(5)));
+        // Other signals, SIGINT included, pass at once.
+        let usr1 = Forward {
+            signal: SIGUSR1,
+            received: SIGUSR1,
+        };
+        assert_eq!(m.handle(&s, Event::Signal(SIGUSR1), secs(1)), [usr1]);
+        assert_eq!(m.handle(&s, Event::Deadline, secs(5)), [term()]);
+        assert_eq!(m.deadline(), Some(secs(30)));
+        // Later SIGTERMs are forwarded at once.
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), secs(6)), [term()]);
+    }
+
+    #[test]
+    fn a_second_sigterm_ends_the_hold_and_goes_once() {
+        let s = with_stop_delay(5);
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), secs(2)), [term()]);
+        assert_eq!(m.deadline(), None, "nothing left to release");
+        // The stop reached the group: at the exit the group is spared.
+        assert_eq!(m.handle(&s, Event::Exited(0), secs(3)), [terminate(true)]);
+    }
+
+    #[test]
+    fn the_commands_exit_ends_the_hold() {
+        let s = with_stop_delay(5);
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        // The held SIGTERM reached nobody: everyone left gets it now.
+        assert_eq!(m.handle(&s, Event::Exited(3), secs(1)), [terminate(false)]);
+        assert_eq!((m.phase(), m.deadline()), (Phase::Draining, None));
+        assert_eq!(m.handle(&s, Event::Left(false), secs(1)), [Exit(3)]);
+        // A hold rewritten away: -r TERM:0 drops SIGTERM at once, nothing is held.
+        let s = Settings {
+            rewrite: alloc::vec![(SIGTERM, 0)],
+            ..with_stop_delay(5)
+        };
+        let mut m = running();
+        assert_eq!(
+            m.handle(&s, Event::Signal(SIGTERM), T0),
+            [Drop {
+                received: SIGTERM,
+                why: "rewritten to 0"
+            }]
+        );
+        assert_eq!(m.deadline(), None);
+    }
+
+    #[test]
+    fn a_stop_timeout_shorter_than_the_delay_kills_and_releases_nothing() {
+        let s = Settings {
+            stop_timeout: Some(Duration::from_secs(2)),
+            ..with_stop_delay(5)
+        };
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        assert_eq!(m.deadline(), Some(secs(2)));
+        assert_eq!(
+            m.handle(&s, Event::Deadline, secs(2)),
+            [Kill {
+                why: "the stop timeout ended"
+            }]
+        );
+        assert_eq!(m.deadline(), Some(secs(2) + KILL_WAIT));
+    }
+
+    #[test]
+    fn the_hand_over_signals_are_dropped_whoever_the_kernel_names_as_sender() {
+        let s = Settings::defaults(Personality::DumbInit);
+        let mut m = Machine::new(true, Mask::of(&[libc::SIGHUP, libc::SIGCONT]));
+        let dropped = |received| Drop {
+            received,
+            why: "sent by the terminal hand-over",
+        };
+        assert_eq!(
+            m.handle(&s, Event::Raised(libc::SIGHUP), T0),
+            [dropped(libc::SIGHUP)]
+        );
+        assert_eq!(
+            m.handle(&s, Event::Raised(libc::SIGCONT), T0),
+            [dropped(libc::SIGCONT)]
+        );
+        // The user's SIGHUP, next, is the command's.
+        assert_eq!(
+            m.handle(&s, Event::Signal(libc::SIGHUP), T0),
+            [Forward {
+                signal: libc::SIGHUP,
+                received: libc::SIGHUP
+            }]
+        );
     }
 
     #[test]

@@ -84,12 +84,18 @@ pub struct Settings {
     pub remap_exit: Vec<u8>,
     /// `(received, forwarded)`; forwarded 0 drops the signal.
     pub rewrite: Vec<(i32, i32)>,
-    /// How long the processes left after a natural exit get between SIGTERM and SIGKILL; zero
-    /// exits with the command, as tini does. `Duration::MAX`: no deadline.
+    /// How long the processes left after a natural exit (no stop signal came) get between
+    /// SIGTERM and SIGKILL; zero exits with the command, as tini does. `Duration::MAX`: no
+    /// deadline.
     pub grace: Duration,
-    /// `--grace` or `RINIT_GRACE` was given: the grace then also bounds a stop, from the first
-    /// SIGTERM/SIGINT. Otherwise whoever sent the stop signal owns the deadline.
-    pub grace_given: bool,
+    /// rinit's own deadline for a stop, counted from the first SIGTERM/SIGINT: then everything
+    /// left is SIGKILLed. `None` (the default): whoever sent the stop signal owns the deadline.
+    pub stop_timeout: Option<Duration>,
+    /// How long the first SIGTERM is held before it is forwarded (`--stop-delay`): the command
+    /// keeps serving while load balancers drop it. Zero: forwarded at once.
+    pub stop_delay: Duration,
+    /// `--user`: who the command runs as; rinit itself stays who it was.
+    pub user: Option<crate::user::Spec>,
     /// dumb-init: after forwarding SIGTSTP/SIGTTIN/SIGTTOU, stop rinit itself.
     pub stop_with_child: bool,
     /// dumb-init: SIGTERM the child's group when the child exits.
@@ -119,7 +125,9 @@ impl Settings {
             remap_exit: Vec::new(),
             rewrite: Vec::new(),
             grace: DEFAULT_GRACE,
-            grace_given: false,
+            stop_timeout: None,
+            stop_delay: Duration::ZERO,
+            user: None,
             stop_with_child: false,
             term_group_on_exit: false,
             exec_failure_code: None,
@@ -153,10 +161,19 @@ impl Settings {
 
     /// Where forwarded signals go for a child with this pid: the pid or its group.
     pub fn target(&self, child: i32) -> i32 {
-        match (self.forward, self.session) {
-            (Forward::Group, Session::OwnGroup | Session::NewSession) => -child,
-            _ => child,
+        match self.forwards_to_group() {
+            true => -child,
+            false => child,
         }
+    }
+
+    /// Whether forwarded signals reach the child's whole process group (whose id is the
+    /// child's pid), not the child alone.
+    pub fn forwards_to_group(&self) -> bool {
+        matches!(
+            (self.forward, self.session),
+            (Forward::Group, Session::OwnGroup | Session::NewSession)
+        )
     }
 
     /// The signal to forward for one received (0: drop it).

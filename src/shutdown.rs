@@ -40,10 +40,14 @@ pub struct Rest {
     own_group: bool,
     /// `None` until first needed; then why /proc cannot list this namespace, if it cannot.
     proc: Option<Option<&'static str>>,
-    /// Whether pidfds work here, once known (Linux >= 5.3).
-    pidfds: Option<bool>,
-    /// PID 1 only: pidfds of processes left that are not rinit's children.
-    watched: Vec<OwnedFd>,
+    /// Whether pidfds work here, once known: `Err` with why not (ENOSYS before Linux 5.3, or
+    /// refused by a seccomp filter).
+    pidfds: Option<Result<(), Errno>>,
+    /// PID 1 only: pidfds of processes left that are not rinit's children, by pid.
+    watched: Vec<(i32, OwnedFd)>,
+    /// PID 1 only: the processes the shutdown's SIGTERM reached or spared, so that one that
+    /// enters the namespace later is told once, and nobody twice.
+    told: Vec<i32>,
     /// Processes are left that only a periodic check can see go.
     recheck: bool,
 }
@@ -62,37 +66,68 @@ impl Rest {
             proc: None,
             pidfds: None,
             watched: Vec::new(),
+            told: Vec::new(),
             recheck: false,
         }
     }
 
-    /// Sends each of `signals`, in order, to everyone left. `command_running`: the command is
-    /// still unreaped (its pid cannot have been reused); `children_left`: waitpid saw a child
-    /// still running. Returns the pids reached, for the log.
+    /// Sends each of `signals`, in order, to everyone left but the members of process group
+    /// `spare` (the command's group, which the forwarded stop already reached).
+    /// `command_running`: the command is still unreaped (its pid cannot have been reused);
+    /// `children_left`: waitpid saw a child still running. Returns the pids reached, for the
+    /// log.
     pub fn signal(
         &mut self,
         settings: &Settings,
         signals: &[i32],
+        spare: Option<i32>,
         command_running: bool,
         children_left: bool,
     ) -> Vec<i32> {
         let send_all = |target: i32| each(signals, |s| signals::send(target, s).is_ok());
         if self.scope == Scope::Namespace {
-            // The listing is only for the log: kill(-1) reaches every process of the namespace
-            // but rinit, even those forked since, and never leaves it.
-            let listed = match settings.verbosity >= INFO && self.proc_usable(settings) {
-                true => self.others(),
-                false => Vec::new(),
+            if !anyone_else() {
+                return Vec::new();
+            }
+            if !self.proc_usable(settings) {
+                if spare.is_some() {
+                    say!(
+                        settings,
+                        INFO,
+                        "without /proc the command's process group cannot be told apart: \
+                         it hears SIGTERM again"
+                    );
+                }
+                send_all(-1);
+                return Vec::new();
+            }
+            let live: Vec<Process> = table()
+                .into_iter()
+                .filter(|p| p.pid != self.own && !p.zombie)
+                .collect();
+            for p in &live {
+                if !self.told.contains(&p.pid) {
+                    self.told.push(p.pid);
+                }
+            }
+            let Some(group) = spare else {
+                // kill(-1) reaches every process of the namespace but rinit, even those forked
+                // since the listing, and never leaves it.
+                send_all(-1);
+                return live.iter().map(|p| p.pid).collect();
             };
-            send_all(-1);
-            return listed;
+            return live
+                .iter()
+                .filter(|p| p.group != group && send_all(p.pid))
+                .map(|p| p.pid)
+                .collect();
         }
         // With no child left, a subreaper has no descendant left: nothing to look for.
         if !children_left {
             return Vec::new();
         }
         if self.proc_usable(settings) {
-            return self.signal_descendants(settings, signals);
+            return self.signal_descendants(settings, signals, spare);
         }
         let mut reached = Vec::new();
         if let Some(command) = self.command {
@@ -100,7 +135,7 @@ impl Rest {
                 reached.push(command);
             }
             // The group's id stays reserved while any member is left.
-            if self.own_group && send_all(-command) {
+            if self.own_group && spare != Some(command) && send_all(-command) {
                 reached.push(-command);
             }
         }
@@ -108,54 +143,71 @@ impl Rest {
     }
 
     /// After reaping, while draining or killing: whether anyone rinit waits for is left.
-    /// `children_left`: waitpid saw a child still running.
-    pub fn left(&mut self, settings: &Settings, children_left: bool) -> bool {
+    /// `children_left`: waitpid saw a child still running. `draining`: processes that entered
+    /// the namespace since the SIGTERM get it now, once.
+    pub fn left(&mut self, settings: &Settings, children_left: bool, draining: bool) -> bool {
         self.recheck = false;
+        // An exited process's pidfd stays readable: one kept would end every wait at once.
+        self.watched.retain(|(_, pidfd)| !exited(pidfd));
         // A subreaper's descendants all become its children as their parents die: with no
         // child left, none is left. PID 1 waits for its children the same way.
-        if children_left {
-            return true;
-        }
         if self.scope == Scope::Descendants {
+            return children_left;
+        }
+        if !anyone_else() {
             return false;
         }
-        // PID 1: processes entered into the namespace from outside (setns) have their parent
-        // outside it; they send rinit no SIGCHLD.
-        self.watched.retain(|pidfd| !exited(pidfd));
-        if !self.watched.is_empty() {
-            return true;
-        }
         if !self.proc_usable(settings) {
-            // kill(-1, 0) checks every process of the namespace but rinit: ESRCH when none.
-            let anyone = rustix::process::test_kill_process_group(rustix::process::Pid::INIT);
-            self.recheck = anyone != Err(rustix::io::Errno::SRCH);
-            if self.recheck {
-                say!(
-                    settings,
-                    INFO,
-                    "processes left that are not rinit's children; checking every {} ms",
-                    RECHECK.as_millis()
-                );
+            if children_left {
+                return true;
             }
-            return self.recheck;
-        }
-        let others = self.others();
-        for pid in &others {
-            match sys::pidfd_open(*pid) {
-                Ok(pidfd) => self.watched.push(pidfd),
-                Err(Errno::ENOSYS) => self.recheck = true,
-                Err(_) => {} // gone since the listing
-            }
-        }
-        if !others.is_empty() {
+            // Nobody can be named without /proc: look again every RECHECK while any is left.
+            self.recheck = true;
             say!(
                 settings,
                 INFO,
-                "waiting for processes that are not rinit's children: {others:?} ({})",
-                match self.recheck {
-                    true => format!("no pidfds: checking every {} ms", RECHECK.as_millis()),
-                    false => "through pidfds".into(),
+                "processes left that are not rinit's children; checking every {} ms",
+                RECHECK.as_millis()
+            );
+            return true;
+        }
+        if children_left && !draining {
+            return true;
+        }
+        let live: Vec<Process> = table()
+            .into_iter()
+            .filter(|p| p.pid != self.own && !p.zombie)
+            .collect();
+        if draining {
+            self.tell_arrivals(settings, &live);
+        }
+        if children_left {
+            return true;
+        }
+        // PID 1: processes entered into the namespace from outside (setns) have their parent
+        // outside it; they send rinit no SIGCHLD.
+        let mut new = Vec::new();
+        for p in &live {
+            if self.watched.iter().any(|(pid, _)| *pid == p.pid) {
+                continue;
+            }
+            match sys::pidfd_open(p.pid) {
+                Ok(pidfd) => {
+                    self.watched.push((p.pid, pidfd));
+                    new.push(p.pid);
                 }
+                Err(Errno::ESRCH) => {} // gone since the listing
+                Err(errno) => {
+                    self.say_pidfds(settings, Err(errno));
+                    self.recheck = true;
+                }
+            }
+        }
+        if !new.is_empty() {
+            say!(
+                settings,
+                INFO,
+                "waiting for processes that are not rinit's children: {new:?} (through pidfds)"
             );
         }
         !self.watched.is_empty() || self.recheck
@@ -164,12 +216,39 @@ impl Rest {
     /// Descriptors to wait on besides the signals: pidfds of processes left that are not
     /// rinit's children.
     pub fn watched(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
-        self.watched.iter().map(OwnedFd::as_fd)
+        self.watched.iter().map(|(_, pidfd)| pidfd.as_fd())
     }
 
     /// How soon to look again without an event, when something left cannot be waited for.
     pub fn recheck(&self) -> Option<Duration> {
         self.recheck.then_some(RECHECK)
+    }
+
+    /// PID 1 while draining: SIGTERM and SIGCONT, once, to each process that entered the
+    /// namespace since the shutdown's SIGTERM (`docker exec`, `nsenter`: its parent is outside
+    /// the namespace, which /proc shows as 0). What the processes already told fork is theirs
+    /// to stop, and is left alone.
+    fn tell_arrivals(&mut self, settings: &Settings, live: &[Process]) {
+        // A pid no longer listed has exited: a process that takes it later is a new one.
+        self.told.retain(|pid| live.iter().any(|p| p.pid == *pid));
+        let mut arrived = Vec::new();
+        for p in live {
+            if p.parent == 0 && !self.told.contains(&p.pid) {
+                self.told.push(p.pid);
+                if each(&[libc::SIGTERM, libc::SIGCONT], |s| {
+                    signals::send(p.pid, s).is_ok()
+                }) {
+                    arrived.push(p.pid);
+                }
+            }
+        }
+        if !arrived.is_empty() {
+            say!(
+                settings,
+                INFO,
+                "sent SIGTERM to processes that entered the namespace since: {arrived:?}"
+            );
+        }
     }
 
     /// Checks /proc once, and says so once if it cannot be used.
@@ -197,55 +276,81 @@ impl Rest {
         problem.is_none()
     }
 
-    /// Every live process of the namespace but rinit (PID 1 with a usable /proc).
-    fn others(&self) -> Vec<i32> {
-        table()
-            .into_iter()
-            .filter(|p| p.pid != self.own && !p.zombie)
-            .map(|p| p.pid)
-            .collect()
-    }
-
-    /// Signals rinit's descendants through pidfds, each checked after opening to still descend
-    /// from rinit, so that a pid reused since the listing is never signalled.
-    fn signal_descendants(&mut self, settings: &Settings, signals: &[i32]) -> Vec<i32> {
-        let found = descendants(self.own, &table());
+    /// Signals rinit's descendants, but the members of group `spare`, through pidfds, each
+    /// checked after opening to still descend from rinit, so that a pid reused since the
+    /// listing is never signalled. Where pidfds are refused, by pid, checked just before.
+    fn signal_descendants(
+        &mut self,
+        settings: &Settings,
+        signals: &[i32],
+        spare: Option<i32>,
+    ) -> Vec<i32> {
+        let table = table();
+        let found = descendants(self.own, &table);
+        let own = self.own;
+        let still_ours = |pid: i32| {
+            sys::process(pid).is_some_and(|p| p.parent == own || found.contains(&p.parent))
+        };
         let mut reached = Vec::new();
-        for pid in &found {
-            let sent = match sys::pidfd_open(*pid) {
+        for p in table.iter().filter(|p| found.contains(&p.pid)) {
+            if spare == Some(p.group) {
+                continue;
+            }
+            let sent = match sys::pidfd_open(p.pid) {
                 Ok(pidfd) => {
-                    self.say_pidfds(settings, true);
+                    self.say_pidfds(settings, Ok(()));
                     // A live process keeps its pid: if the one at this pid still descends from
                     // rinit, it is the pidfd's; if the pidfd's has died, the send fails.
-                    let still_ours = sys::process(*pid)
-                        .is_some_and(|p| p.parent == self.own || found.contains(&p.parent));
-                    still_ours && each(signals, |s| sys::pidfd_send_signal(&pidfd, s).is_ok())
+                    still_ours(p.pid)
+                        && each(signals, |s| sys::pidfd_send_signal(&pidfd, s).is_ok())
                 }
-                Err(Errno::ENOSYS) => {
-                    self.say_pidfds(settings, false);
-                    each(signals, |s| signals::send(*pid, s).is_ok())
+                Err(Errno::ESRCH) => false, // gone since the listing
+                Err(errno) => {
+                    self.say_pidfds(settings, Err(errno));
+                    still_ours(p.pid) && each(signals, |s| signals::send(p.pid, s).is_ok())
                 }
-                Err(_) => false, // gone since the listing
             };
             if sent {
-                reached.push(*pid);
+                reached.push(p.pid);
             }
         }
         reached
     }
 
-    fn say_pidfds(&mut self, settings: &Settings, available: bool) {
-        if self.pidfds.replace(available).is_none() {
-            match available {
-                true => say!(settings, INFO, "signalling descendants through pidfds"),
-                false => say!(
-                    settings,
-                    INFO,
-                    "no pidfds (Linux < 5.3): signalling descendants by pid, as found in /proc"
-                ),
+    /// Says once how processes that are not rinit's children are reached and waited for.
+    fn say_pidfds(&mut self, settings: &Settings, available: Result<(), Errno>) {
+        if self.pidfds.replace(available).is_some() {
+            return;
+        }
+        let why: alloc::string::String = match available {
+            Ok(()) => {
+                say!(settings, INFO, "signalling descendants through pidfds");
+                return;
             }
+            Err(Errno::ENOSYS) => "no pidfds (Linux < 5.3)".into(),
+            Err(errno) => format!("pidfd_open refused ({errno}; a seccomp filter?)"),
+        };
+        match self.scope {
+            Scope::Namespace => say!(
+                settings,
+                INFO,
+                "{why}: processes that are not rinit's children are checked every {} ms",
+                RECHECK.as_millis()
+            ),
+            Scope::Descendants => say!(
+                settings,
+                INFO,
+                "{why}: signalling descendants by pid, each checked in /proc just before"
+            ),
         }
     }
+}
+
+/// PID 1: whether any other process is in the namespace (kill(-1, 0) checks every process of
+/// the namespace but rinit: ESRCH when there is none).
+fn anyone_else() -> bool {
+    rustix::process::test_kill_process_group(rustix::process::Pid::INIT)
+        != Err(rustix::io::Errno::SRCH)
 }
 
 /// Calls `send` for every signal, in order, none skipped; whether any was sent.
@@ -292,6 +397,7 @@ mod tests {
         Process {
             pid,
             parent,
+            group: pid,
             zombie: false,
         }
     }

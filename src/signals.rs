@@ -132,11 +132,35 @@ pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
     }
 }
 
-/// A signal as it arrived: its number, and the pid that sent it (0 for the kernel).
+/// A signal as it arrived: its number, and who sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
     pub signal: i32,
-    pub sender: i32,
+    pub sender: Sender,
+}
+
+/// Who sent a signal, as the kernel tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// A process of rinit's PID namespace, by its pid there (rinit itself included).
+    Process(i32),
+    /// A process outside rinit's PID namespace (the engine, `kill` on the host): the kernel
+    /// names it as pid 0, since it has no pid in this namespace.
+    Outside,
+    /// The kernel itself (a terminal's hang-up, a child's exit).
+    Kernel,
+}
+
+impl Sender {
+    /// From a signal's `si_pid` and `si_code`. A pid of 0 means the kernel only when the code
+    /// says so: kill, sigqueue and tgkill from another PID namespace also arrive as pid 0.
+    pub fn from_info(pid: i32, code: i32) -> Self {
+        match (pid, code) {
+            (0, libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL) => Sender::Outside,
+            (0, _) => Sender::Kernel,
+            (pid, _) => Sender::Process(pid),
+        }
+    }
 }
 
 /// rinit's blocked signals as a readable descriptor (signalfd), so that one wait covers them
@@ -182,7 +206,7 @@ impl Listener {
         let read = rustix::io::read(&self.0, bytes).unwrap_or(0);
         (read == size).then_some(Received {
             signal: info.ssi_signo as i32,
-            sender: info.ssi_pid as i32,
+            sender: Sender::from_info(info.ssi_pid as i32, info.ssi_code),
         })
     }
 }

@@ -6,6 +6,7 @@ use crate::error::{self, Error};
 use crate::settings::{Session, Settings};
 use crate::signals::{self, Inherited, Mask};
 use crate::sys::{self, Errno};
+use crate::user::{self, Credentials, Failure, Step};
 use alloc::ffi::CString;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -38,8 +39,12 @@ struct Prepared {
     /// `/bin/sh FILE ARG...` for a file the kernel cannot execute (ENOEXEC), as execvp runs
     /// a script without a shebang; slot 1 is filled in with the file's path after fork.
     sh_argv: Vec<*const c_char>,
-    /// rinit's own environment, passed on as it is (the strings are environ's own).
+    /// rinit's own environment, passed on as it is (the strings are environ's own), but for
+    /// HOME with `--user`.
     envp: Vec<*const c_char>,
+    /// `--user`: who the child switches to before exec, and its `HOME=` entry.
+    credentials: Option<Credentials>,
+    _home: Option<CString>,
     /// Index in `envp` of `LISTEN_PID=<rinit's pid>`, rewritten to the child's pid.
     listen_pid: Option<usize>,
     terminal: bool,
@@ -49,7 +54,7 @@ struct Prepared {
 
 /// Forks and execs the command; returns once exec has succeeded.
 pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error> {
-    let prepared = prepare(&settings.command)?;
+    let prepared = prepare(settings)?;
     let ignore_once = match (settings.session, prepared.terminal) {
         (Session::NewSession, true) => release_terminal(),
         _ => Mask::NONE,
@@ -79,22 +84,44 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error>
             }
             match exec_error(&report_read) {
                 None => Ok(Child { pid, ignore_once }),
-                Some((errno, found)) => {
+                Some((errno, found, step)) => {
                     // Reaps our own child, which has exited; no status is needed.
                     let _ = process::waitpid(child_pid, WaitOptions::empty());
-                    Err(exec_failed(settings, errno, found))
+                    Err(match (step, &settings.user) {
+                        (Some(step), Some(spec)) => Error::User {
+                            spec: spec.text.clone(),
+                            failure: Failure::Switch(step, errno),
+                        },
+                        _ => exec_failed(settings, errno, found),
+                    })
                 }
             }
         }
     }
 }
 
-fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
+fn prepare(settings: &Settings) -> Result<Prepared, Error> {
+    let command = &settings.command;
+    let credentials = match &settings.user {
+        None => None,
+        Some(spec) => Some(
+            user::resolve(spec, user::PASSWD, user::GROUP).map_err(|problem| Error::User {
+                spec: spec.text.clone(),
+                failure: Failure::Lookup(problem),
+            })?,
+        ),
+    };
+
     let c_string = |bytes: Vec<u8>| {
         CString::new(bytes).map_err(|_| Error::Setup {
             what: "command",
             errno: Errno::EINVAL,
         })
+    };
+    // HOME names the user's home, as gosu and su-exec set it.
+    let home = match &credentials {
+        Some(credentials) => Some(c_string([b"HOME=", &credentials.home[..]].concat())?),
+        None => None,
     };
     let argv_owned = command
         .iter()
@@ -109,13 +136,18 @@ fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
     let own = alloc::format!("LISTEN_PID={}", sys::pid());
     let mut listen_pid = None;
     let mut envp = Vec::new();
-    for (index, entry) in sys::environment().enumerate() {
+    for entry in sys::environment() {
+        if home.is_some() && entry.to_bytes().starts_with(b"HOME=") {
+            continue;
+        }
+        let index = envp.len();
         // Socket activation: LISTEN_PID names rinit, but the child is the one listening.
         if entry.to_bytes() == own.as_bytes() {
             listen_pid = Some(index);
         }
         envp.push(entry.as_ptr());
     }
+    envp.extend(home.as_ref().map(|home| home.as_ptr()));
     envp.push(core::ptr::null());
     let mut argv: Vec<*const c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
     argv.push(core::ptr::null());
@@ -127,6 +159,8 @@ fn prepare(command: &[Vec<u8>]) -> Result<Prepared, Error> {
         _argv: argv_owned,
         argv,
         envp,
+        credentials,
+        _home: home,
         listen_pid,
         terminal: on_terminal,
         // Started in the background (`rinit cmd &` from a shell), rinit must not take the
@@ -180,12 +214,14 @@ pub fn let_go(keep: BorrowedFd) {
     }
 }
 
-/// Whether rinit's own process group is the foreground group of the terminal on descriptor 0.
-/// Compared as plain numbers through libc: both are 0 when the group lives outside rinit's PID
-/// namespace (rinit as PID 1 under `unshare`), which rustix's `Pid` cannot hold.
+/// Whether rinit's own process group is, as far as rinit can tell, the foreground group of the
+/// terminal on descriptor 0. Read as plain numbers through libc: both are 0 when the group lives
+/// outside rinit's PID namespace (rinit as PID 1 under `unshare --pid` from a shell), which
+/// rustix's `Pid` cannot hold. Two zeros may be two different groups, so they are no answer.
 fn in_foreground() -> bool {
     // SAFETY: tcgetpgrp and getpgrp take no pointers; tcgetpgrp fails (-1) without a terminal.
-    unsafe { libc::tcgetpgrp(0) == libc::getpgrp() }
+    let (foreground, own) = unsafe { (libc::tcgetpgrp(0), libc::getpgrp()) };
+    foreground > 0 && foreground == own
 }
 
 /// Descriptor 0, the terminal when there is one.
@@ -242,6 +278,12 @@ fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, rep
     }
     // The command starts with exactly the mask and ignored signals rinit was given.
     signals::hand_back(inherited);
+    // Last, once the terminal and the group are set up (as root): who the command runs as.
+    if let Some(credentials) = &prepared.credentials {
+        if let Err((step, errno)) = user::switch(credentials) {
+            report_failure(&report, errno, false, Some(step));
+        }
+    }
 
     let mut listen_pid = [0u8; 32];
     if let Some(index) = prepared.listen_pid {
@@ -287,10 +329,17 @@ fn child(settings: &Settings, inherited: &Inherited, mut prepared: Prepared, rep
             }
         }
     }
+    report_failure(&report, failure, found, None)
+}
+
+/// In the child: tells the parent why the command could not start (the errno, whether a file
+/// tried exists, and which step of `--user`'s switch failed, if one did), then exits.
+fn report_failure(report: &OwnedFd, errno: Errno, found: bool, step: Option<Step>) -> ! {
     let mut report_bytes = [0u8; 8];
-    report_bytes[..4].copy_from_slice(&failure.0.to_ne_bytes());
+    report_bytes[..4].copy_from_slice(&errno.0.to_ne_bytes());
     report_bytes[4] = found as u8;
-    let _ = rustix::io::write(&report, &report_bytes);
+    report_bytes[5] = step.map_or(0, |step| step as u8);
+    let _ = rustix::io::write(report, &report_bytes);
     // SAFETY: _exit is async-signal-safe and ends the child at once.
     unsafe { libc::_exit(error::NOT_FOUND.into()) }
 }
@@ -316,15 +365,16 @@ fn write_listen_pid(buffer: &mut [u8; 32], pid: i32) {
     buffer[KEY.len() + count] = 0;
 }
 
-/// Reads the child's report: nothing (EOF at exec) on success; on failure its errno, and
-/// whether some file it tried exists (a missing interpreter, not a missing command).
-fn exec_error(report: &OwnedFd) -> Option<(Errno, bool)> {
+/// Reads the child's report: nothing (EOF at exec) on success; on failure its errno, whether
+/// some file it tried exists (a missing interpreter, not a missing command), and the step of
+/// the user switch that failed, if that is what failed.
+fn exec_error(report: &OwnedFd) -> Option<(Errno, bool, Option<Step>)> {
     let mut bytes = [0u8; 8];
     loop {
         match rustix::io::read(report, &mut bytes) {
             Ok(8) => {
                 let errno = Errno(i32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
-                return Some((errno, bytes[4] != 0));
+                return Some((errno, bytes[4] != 0, Step::from_byte(bytes[5])));
             }
             Err(rustix::io::Errno::INTR) => {}
             _ => return None,

@@ -9,7 +9,7 @@ use crate::reap;
 use crate::say;
 use crate::settings::Settings;
 use crate::shutdown::Rest;
-use crate::signals::{self, Listener};
+use crate::signals::{self, Listener, Sender};
 use crate::sys;
 use crate::voice::{self, Note};
 use alloc::vec::Vec;
@@ -58,7 +58,7 @@ impl<'a> Supervisor<'a> {
                 // SIGCHLD only says "reap": one can stand for many exits, so reaping below
                 // collects them all whatever woke rinit. A failed write raises SIGPIPE or
                 // SIGXFSZ on the writer: rinit itself.
-                match (signal, sender == self.own) {
+                match (signal, sender == Sender::Process(self.own)) {
                     (libc::SIGCHLD, _) => {}
                     (_, true) => events.push(Event::Raised(signal)),
                     (_, false) => events.push(Event::Signal(signal)),
@@ -72,8 +72,10 @@ impl<'a> Supervisor<'a> {
                     return code;
                 }
             }
-            if matches!(self.machine.phase(), Phase::Draining | Phase::Killing) {
-                let left = self.rest.left(self.settings, self.children_left);
+            let phase = self.machine.phase();
+            if matches!(phase, Phase::Draining | Phase::Killing) {
+                let draining = phase == Phase::Draining;
+                let left = self.rest.left(self.settings, self.children_left, draining);
                 if let Some(code) = self.handle(Event::Left(left)) {
                     return code;
                 }
@@ -139,10 +141,21 @@ impl<'a> Supervisor<'a> {
                 }
             }
             Action::Drop { received, why } => voice::say(settings, Note::Dropped { received, why }),
-            Action::Terminate(signal) => {
+            Action::Hold { received, delay } => say!(
+                settings,
+                INFO,
+                "holding {} for {delay:?} (--stop-delay): the command keeps running",
+                signals::name(received)
+            ),
+            Action::Terminate {
+                signal,
+                spare_group,
+            } => {
+                let spare = self.main.filter(|_| spare_group);
                 let pids = self.rest.signal(
                     settings,
                     &[signal, libc::SIGCONT],
+                    spare,
                     false,
                     self.children_left,
                 );
@@ -150,23 +163,28 @@ impl<'a> Supervisor<'a> {
                     say!(
                         settings,
                         INFO,
-                        "sent {} to the processes left: {pids:?}",
-                        signals::name(signal)
+                        "sent {} to the processes left{}: {pids:?}",
+                        signals::name(signal),
+                        match spare {
+                            Some(_) => " but the command's group, which the stop reached",
+                            None => "",
+                        }
                     );
                 }
             }
-            Action::Kill => {
+            Action::Kill { why } => {
                 if command_running && phase != Phase::Killing {
                     say!(
                         settings,
                         INFO,
-                        "child {} still running after the grace period: SIGKILL",
+                        "child {} still running when {why}: SIGKILL",
                         self.main.unwrap_or(0)
                     );
                 }
                 let pids = self.rest.signal(
                     settings,
                     &[libc::SIGKILL],
+                    None,
                     command_running,
                     self.children_left,
                 );
@@ -175,11 +193,7 @@ impl<'a> Supervisor<'a> {
                     let _ = signals::send(child, libc::SIGKILL);
                 }
                 if !pids.is_empty() && phase != Phase::Killing {
-                    say!(
-                        settings,
-                        INFO,
-                        "sent SIGKILL after the grace period to {pids:?}"
-                    );
+                    say!(settings, INFO, "{why}: sent SIGKILL to {pids:?}");
                 }
             }
             Action::TermGroup => {

@@ -180,7 +180,10 @@ fn numbered_entries(path: &CStr) -> Vec<i32> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Process {
     pub pid: i32,
+    /// 0 when the parent is outside rinit's PID namespace (a process entered with setns).
     pub parent: i32,
+    /// Its process group; 0 when the group's leader is outside the namespace.
+    pub group: i32,
     /// Exited, waiting for its parent to reap it.
     pub zombie: bool,
 }
@@ -195,6 +198,7 @@ pub fn process(pid: i32) -> Option<Process> {
     Some(Process {
         pid,
         parent: fields.next()?.parse().ok()?,
+        group: fields.next()?.parse().ok()?,
         zombie: state == "Z",
     })
 }
@@ -224,6 +228,7 @@ pub fn proc_unusable() -> Option<&'static str> {
 
 /// A descriptor for process `pid` that keeps naming that process even after the pid is reused
 /// (Linux 5.3); it polls readable once the process has exited.
+/// ENOSYS before Linux 5.3; EPERM (or any errno) where a seccomp filter refuses it.
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     let pid = Pid::from_raw(pid).ok_or(Errno::ESRCH)?;
     process::pidfd_open(pid, process::PidfdFlags::empty()).map_err(Errno::from)

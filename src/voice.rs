@@ -12,7 +12,7 @@ use crate::error::{Error, UsageKind};
 use crate::log::{self, DEBUG, ERROR, INFO, TRACE, WARN};
 use crate::say;
 use crate::settings::{Personality, Settings};
-use crate::signals;
+use crate::signals::{self, Sender};
 use crate::sys;
 use alloc::format;
 use alloc::string::String;
@@ -51,7 +51,7 @@ pub enum Note<'a> {
     /// The command started.
     Spawned { command: &'a [u8], pid: i32 },
     /// A signal arrived (SIGCHLD included: the peers log it too).
-    Received { signal: i32, sender: i32 },
+    Received { signal: i32, sender: Sender },
     /// A signal went to the command (`signal`, received as `received`) at `target`.
     Forwarded {
         signal: i32,
@@ -391,6 +391,8 @@ pub fn fail(personality: Personality, error: &Error) {
         (_, Error::Setup { what, errno }) => {
             line(ERROR, &format!("{what} failed: {}", errno.text()))
         }
+        // No peer has --user: rinit's own words under every name.
+        (_, Error::User { .. }) => line(ERROR, &format!("{error}")),
     }
 }
 
@@ -412,10 +414,11 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn sender_of(pid: i32) -> String {
-    match pid {
-        0 => "the kernel".into(),
-        pid => format!("pid {pid}"),
+fn sender_of(sender: Sender) -> String {
+    match sender {
+        Sender::Process(pid) => format!("pid {pid}"),
+        Sender::Outside => "outside the PID namespace".into(),
+        Sender::Kernel => "the kernel".into(),
     }
 }
 

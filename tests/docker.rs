@@ -11,7 +11,6 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
@@ -92,21 +91,7 @@ impl Engine {
 
     /// A scratch image of static busybox, rinit and the test helper, entrypoint `/rinit --`.
     fn import(&self, tag: &str) -> String {
-        let root = Scratch::new("docker-rootfs");
-        fs::create_dir_all(root.0.join("bin")).unwrap();
-        fs::copy(BUSYBOX, root.0.join("bin/busybox")).expect("busybox-static is required");
-        for applet in ["sh", "sleep", "cat"] {
-            symlink("busybox", root.0.join("bin").join(applet)).unwrap();
-        }
-        fs::copy(rinit(), root.0.join("rinit")).unwrap();
-        fs::copy(testkit(), root.0.join("rinit-testkit")).unwrap();
-        let tarball = root.path("rootfs.tar");
-        let tarred = Command::new("tar")
-            .args(["-C", &root.0.display().to_string(), "-cf", &tarball])
-            .args(["bin", "rinit", "rinit-testkit"])
-            .status()
-            .expect("tar");
-        assert!(tarred.success());
+        let (_root, tarball) = scratch_rootfs_tarball(&["sh", "sleep", "cat"]);
         self.made.lock().unwrap().push(("rmi", tag.to_string()));
         self.check(&[
             "import",
@@ -170,7 +155,7 @@ type Scenario = fn(&Engine, &str);
 fn docker_engine_scenarios() {
     let engine = Engine::start();
     let image = engine.import(&format!("rinit-test-{}:latest", std::process::id()));
-    let scenarios: [(&str, Scenario); 6] = [
+    let scenarios: [(&str, Scenario); 7] = [
         (
             "docker stop -t 15 lets a command that needs 7 s to save finish",
             docker_stop_t_15_lets_a_7_s_saver_finish_and_exit_0,
@@ -188,8 +173,12 @@ fn docker_engine_scenarios() {
             docker_info_reads_the_inits_version,
         ),
         (
-            "--init with RINIT_GRACE saves a background worker",
+            "--init with RINIT_GRACE: an 8 s worker saves within docker stop -t 15",
             docker_run_init_with_rinit_grace_saves_a_background_workers_data,
+        ),
+        (
+            "RINIT_USER in a scratch image without /etc/passwd",
+            rinit_user_runs_the_command_as_a_numeric_user_in_a_scratch_image,
         ),
         (
             "docker build of Dockerfile.example",
@@ -277,10 +266,11 @@ fn docker_info_reads_the_inits_version(engine: &Engine, _image: &str) {
 }
 
 fn docker_run_init_with_rinit_grace_saves_a_background_workers_data(engine: &Engine, image: &str) {
-    // docker-init keeps tini's defaults: it exits with the shell and the worker dies with it,
-    // unless RINIT_GRACE gives the processes left their chance.
-    let script = "/rinit-testkit worker /dev/stdout 1000 & sleep 1000";
-    for (grace, saved) in [(None, false), (Some("RINIT_GRACE=3s"), true)] {
+    // The README's example. docker-init keeps tini's defaults: it exits with the command and
+    // the worker dies with it, unless RINIT_GRACE gives the processes left their chance. The
+    // grace does not bound the stop: the worker needs 8 s and docker's 15 s are its window.
+    let script = "/rinit-testkit worker /dev/stdout 8000 & exec sleep 1000";
+    for (grace, saved) in [(None, false), (Some("RINIT_GRACE=5s"), true)] {
         let name = unique(&format!("init-grace-{saved}"));
         let mut args = vec!["--init", "--entrypoint", "/bin/sh"];
         if let Some(grace) = grace {
@@ -289,15 +279,42 @@ fn docker_run_init_with_rinit_grace_saves_a_background_workers_data(engine: &Eng
         args.extend([image, "-c", script]);
         engine.run(&name, &args);
         engine.wait_for_log(&name, "started");
-        engine.stop(&name, 10);
+        let took = engine.stop(&name, 15);
         assert_eq!(
             engine.logs(&name).contains("saved"),
             saved,
             "{grace:?}: {}",
             engine.logs(&name)
         );
-        assert_eq!(engine.exit_code(&name), "143", "the shell's SIGTERM");
+        assert_eq!(engine.exit_code(&name), "143", "the command's SIGTERM");
+        if saved {
+            assert!(took >= Duration::from_secs(8), "stopped after {took:?}");
+            assert!(took < Duration::from_secs(14), "docker's SIGKILL? {took:?}");
+        }
     }
+}
+
+fn rinit_user_runs_the_command_as_a_numeric_user_in_a_scratch_image(engine: &Engine, image: &str) {
+    // The imported image has no /etc at all; numeric ids need no entry.
+    let out = engine.output(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-e",
+        "RINIT_USER=4242:4242",
+        image,
+        "/rinit-testkit",
+        "show",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let shown = shown(&stdout);
+    assert_eq!(shown["uid"], "4242,4242,4242,4242", "{shown:?}");
+    assert_eq!(shown["gid"], "4242,4242,4242,4242", "{shown:?}");
+    assert_eq!(shown["groups"], "4242", "none of root's: {shown:?}");
+    assert_eq!(shown["home"], "/", "{shown:?}");
+    assert_eq!(shown["capeff"], "0000000000000000", "{shown:?}");
 }
 
 fn docker_builds_the_example_and_stop_lets_the_worker_save(engine: &Engine, _image: &str) {

@@ -400,6 +400,24 @@ fn started_in_the_background_rinit_leaves_the_terminal_to_the_shell() {
 }
 
 #[test]
+fn as_pid_1_of_a_new_namespace_in_the_background_rinit_leaves_the_terminal_alone() {
+    // `unshare --pid --fork --mount-proc rinit cmd &` from a shell with job control: the
+    // terminal's foreground group and rinit's own both lie outside rinit's namespace, and both
+    // read as 0 there. rinit cannot tell that it is in the foreground, so it must not take it.
+    let script = format!(
+        "set -m; unshare --pid --fork --mount-proc --kill-child {} -- {} show & wait; echo done",
+        rinit().display(),
+        testkit()
+    );
+    let mut pty = Pty::spawn(namespace_command("setsid", &["-c", "sh", "-c", &script]));
+    assert_eq!(pty.finish(Duration::from_secs(20)), 0, "{}", pty.screen());
+    let child = shown(&pty.screen());
+    // fg=0: the foreground group is still the shell's, outside the namespace (-1 would mean
+    // tcgetpgrp failed and proves nothing).
+    assert_eq!(child["fg"], "0", "the command took the terminal: {child:?}");
+}
+
+#[test]
 fn execvp_edge_cases() {
     let scratch = Scratch::new("execvp");
     // A script without "#!" runs through /bin/sh.

@@ -310,6 +310,51 @@ fn dumb_init_hands_its_terminal_to_the_childs_new_session() {
 }
 
 #[test]
+fn on_a_terminal_the_users_first_sighup_is_forwarded_after_the_hand_over() {
+    for name in ["dumb-init", "rinit"] {
+        let scratch = Scratch::new("tty-hup");
+        let record = scratch.path("record");
+        // As `script -qc 'dumb-init -v CMD'`: the init leads a session owning the terminal;
+        // dumb-init gives it up, and the kernel's SIGHUP and SIGCONT for that name rinit as
+        // their sender.
+        let pty = Pty::spawn(namespace_command(
+            "setsid",
+            &[
+                "--ctty",
+                &scratch.link_as(name),
+                "-v",
+                "--",
+                &testkit(),
+                "record",
+                &record,
+            ],
+        ));
+        scratch.wait_for("record", "ready");
+        let init = children(pty.pid())[0];
+        // SAFETY: signals to the init this test started.
+        unsafe { libc::kill(init, libc::SIGHUP) };
+        scratch.wait_for("record", "\n1\n");
+        // SAFETY: as above.
+        unsafe { libc::kill(init, libc::SIGTERM) };
+        scratch.wait_for("record", "\n15\n");
+        let mut pty = pty;
+        assert_eq!(pty.finish(TEN_SECONDS), 0, "{name}: {}", pty.screen());
+        assert_eq!(scratch.read("record"), "ready\n1\n15\n", "{name}");
+        if name == "dumb-init" {
+            let screen = pty.screen();
+            assert!(
+                screen.contains("[dumb-init] Ignoring tty hand-off signal 1."),
+                "{screen}"
+            );
+            assert!(
+                screen.contains("[dumb-init] Ignoring tty hand-off signal 18."),
+                "{screen}"
+            );
+        }
+    }
+}
+
+#[test]
 fn dumb_init_job_control_stops_and_continues_with_the_child() {
     let scratch = Scratch::new("dumb-jobs");
     let record = scratch.path("record");

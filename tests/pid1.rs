@@ -315,9 +315,17 @@ fn not_pid_1_it_registers_as_subreaper_and_adopts_orphans() {
 
 #[test]
 fn the_command_is_the_terminals_foreground_group() {
+    // As `docker run -it` starts it: rinit leads a session inside its namespace, with the
+    // terminal as its controlling terminal, so its group is the foreground one.
     let mut pty = Pty::spawn(namespace_command(
-        &rinit().display().to_string(),
-        &["--", &testkit(), "show"],
+        "setsid",
+        &[
+            "--ctty",
+            &rinit().display().to_string(),
+            "--",
+            &testkit(),
+            "show",
+        ],
     ));
     assert_eq!(pty.finish(Duration::from_secs(20)), 0);
     let screen = pty.screen();

@@ -59,42 +59,56 @@ fn a_worker_that_ignores_sigterm_is_killed_when_the_grace_period_ends() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("sent SIGKILL after"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the grace period ended: sent SIGKILL"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
-fn sigterm_to_a_command_that_ignores_it_ends_in_sigkill_after_the_grace() {
+fn sigterm_to_a_command_that_ignores_it_ends_in_sigkill_at_the_stop_timeout() {
+    let scratch = Scratch::new("ignores-term");
+    let ready = scratch.path("ready");
+    let script = format!("trap '' TERM; echo ready > {ready}; sleep 30");
+    let ns = Namespace::rinit(&["-v", "--stop-timeout", "500ms", "sh", "-c", &script]);
+    scratch.wait_for("ready", "ready");
     let start = Instant::now();
-    let ns = Namespace::rinit(&[
-        "-v",
-        "--grace",
-        "500ms",
-        "sh",
-        "-c",
-        "trap '' TERM; sleep 30",
-    ]);
-    std::thread::sleep(Duration::from_millis(200));
     ns.signal(libc::SIGTERM);
     let out = ns.finish(Duration::from_secs(10));
     assert_eq!(out.code, 128 + libc::SIGKILL, "{out:?}");
-    assert!(start.elapsed() < Duration::from_secs(5));
-    assert!(out
-        .stderr
-        .contains("still running after the grace period: SIGKILL"));
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(500), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        out.stderr
+            .contains("still running when the stop timeout ended: SIGKILL"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
-fn a_second_sigterm_is_forwarded_again_and_does_not_restart_the_grace_period() {
+fn a_second_sigterm_is_forwarded_again_and_does_not_restart_the_stop_timeout() {
     let scratch = Scratch::new("second-term");
     let record = scratch.path("record");
     // A shell that notes every SIGTERM and carries on: only SIGKILL ends it.
     let script = format!(
         "trap 'echo 15 >> {record}' TERM; echo ready > {record}; while :; do sleep 0.05; done"
     );
-    let ns = Namespace::rinit(&["--grace", "2s", "-r", "INT:TERM", "sh", "-c", &script]);
+    let ns = Namespace::rinit(&[
+        "--stop-timeout",
+        "2s",
+        "-r",
+        "INT:TERM",
+        "sh",
+        "-c",
+        &script,
+    ]);
     scratch.wait_for("record", "ready");
     let start = Instant::now();
-    ns.signal(libc::SIGINT); // rewritten to SIGTERM, which starts the grace period
+    ns.signal(libc::SIGINT); // rewritten to SIGTERM, which starts the stop timeout
+    scratch.wait_for("record", "15\n");
     std::thread::sleep(Duration::from_millis(1200));
     ns.signal(libc::SIGINT); // again, 1.2 s in
     let out = ns.finish(Duration::from_secs(15));
@@ -102,15 +116,15 @@ fn a_second_sigterm_is_forwarded_again_and_does_not_restart_the_grace_period() {
     assert_eq!(out.code, 128 + libc::SIGKILL, "{out:?}");
     assert!(took >= Duration::from_secs(2), "{took:?}");
     assert!(
-        took < Duration::from_millis(3000),
-        "grace restarted? {took:?}"
+        took < Duration::from_millis(3500),
+        "timeout restarted? {took:?}"
     );
     let terms = scratch
         .read("record")
         .lines()
         .filter(|l| *l == "15")
         .count();
-    assert!(terms >= 1, "{}", scratch.read("record"));
+    assert_eq!(terms, 2, "both were forwarded: {}", scratch.read("record"));
 }
 
 #[test]
@@ -187,9 +201,9 @@ fn a_command_needing_7_s_after_sigterm_is_not_killed_under_the_defaults() {
 }
 
 #[test]
-fn with_an_explicit_grace_a_slow_stop_is_sigkilled_at_the_grace() {
-    let scratch = Scratch::new("grace-2s");
-    let ns = worker_as_command(&scratch, &["--grace", "2s"], "7000");
+fn with_a_stop_timeout_a_slow_stop_is_sigkilled_at_the_timeout() {
+    let scratch = Scratch::new("stop-timeout-2s");
+    let ns = worker_as_command(&scratch, &["--stop-timeout", "2s"], "7000");
     let start = Instant::now();
     ns.signal(libc::SIGTERM);
     let out = ns.finish(Duration::from_secs(30));
@@ -204,21 +218,51 @@ fn with_an_explicit_grace_a_slow_stop_is_sigkilled_at_the_grace() {
 }
 
 #[test]
-fn rinit_grace_in_the_environment_is_an_explicit_grace_too() {
-    let scratch = Scratch::new("grace-env");
+fn rinit_stop_timeout_in_the_environment_bounds_a_stop_too() {
+    let scratch = Scratch::new("stop-timeout-env");
     let log = scratch.path("log");
     let mut command = namespace_command(
         &rinit().display().to_string(),
         &["--", &testkit(), "worker", &log, "7000"],
     );
     command
-        .env("RINIT_GRACE", "1s")
+        .env("RINIT_STOP_TIMEOUT", "1s")
         .stdin(std::process::Stdio::null());
     let ns = Namespace::start_command(command);
     scratch.wait_for("log", "started");
     ns.signal(libc::SIGTERM);
     let out = ns.finish(Duration::from_secs(30));
     assert_eq!(out.code, 128 + libc::SIGKILL, "{out:?}");
+}
+
+#[test]
+fn an_explicit_grace_no_longer_bounds_a_stop() {
+    // --grace is the wait after a natural exit only: the stop's deadline stays the sender's.
+    let scratch = Scratch::new("grace-not-stop");
+    let ns = worker_as_command(&scratch, &["--grace", "1s"], "2500");
+    ns.signal(libc::SIGTERM);
+    let out = ns.finish(Duration::from_secs(30));
+    assert_eq!(
+        out.code, 0,
+        "the command saved and exited by itself: {out:?}"
+    );
+    assert_eq!(scratch.read("log"), "started\nsaved\n");
+}
+
+#[test]
+fn grace_none_waits_for_the_processes_left_past_the_default_5_s() {
+    let scratch = Scratch::new("grace-none");
+    let log = scratch.path("log");
+    let script = background_worker("", &log, "6000") + "; exit 2";
+    let start = Instant::now();
+    let out = run(&["--grace", "none", "sh", "-c", &script]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        scratch.read("log"),
+        "started\nsaved\n",
+        "not SIGKILLed at 5 s"
+    );
+    assert!(start.elapsed() >= Duration::from_secs(6));
 }
 
 #[test]
@@ -245,7 +289,8 @@ fn leftovers_of_a_natural_exit_get_sigterm_then_sigkill_after_the_default_5_s() 
     );
     assert!(took < Duration::from_secs(9), "long after it: {took:?}");
     assert!(
-        out.stderr.contains("sent SIGKILL after the grace period"),
+        out.stderr
+            .contains("the grace period ended: sent SIGKILL to"),
         "{}",
         out.stderr
     );
@@ -314,13 +359,16 @@ fn huge_durations_mean_no_deadline_and_never_crash() {
         "307445734561825860m",
         "99999999999999999999999999999999999999999999ms",
         "1.000000000000000000000000000001",
+        "5124095576030431h",
+        "none",
+        "inf",
     ] {
         let scratch = Scratch::new("huge");
         // A stop with rinit's own (huge) deadline.
-        let ns = worker_as_command(&scratch, &["--grace", huge], "100");
+        let ns = worker_as_command(&scratch, &["--stop-timeout", huge], "100");
         ns.signal(libc::SIGTERM);
         let out = ns.finish(Duration::from_secs(20));
-        assert_eq!(out.code, 0, "--grace {huge}: {out:?}");
+        assert_eq!(out.code, 0, "--stop-timeout {huge}: {out:?}");
         assert_eq!(scratch.read("log"), "started\nsaved\n");
         // A natural exit whose leftover needs a moment.
         let log = scratch.path("left");
@@ -396,6 +444,426 @@ fn without_a_procfs_a_subreaper_reaches_the_group_and_still_ends_at_the_grace() 
     assert!(
         out.stderr
             .contains("/proc is not mounted (or not a procfs)"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Writes `saver.sh` to `scratch`: a shell that notes `term` on each SIGTERM, then saves with a
+/// helper process it forks (`helper-done`) before it notes `saved` and exits 0. A second
+/// SIGTERM shows as a second `term`, or kills the helper (no `helper-done`).
+fn saver(scratch: &Scratch) -> String {
+    let path = scratch.path("saver.sh");
+    std::fs::write(
+        &path,
+        "log=$1\n\
+         trap 'echo term >> $log; (sleep 1; echo helper-done >> $log); echo saved >> $log; exit 0' TERM\n\
+         echo started >> $log\n\
+         while :; do sleep 0.05; done\n",
+    )
+    .unwrap();
+    path
+}
+
+/// Writes `command.sh`: a worker in the command's process group (`group` log), one that
+/// called setsid (`setsid` log), then `exec`s a server that exits at once on SIGTERM, once all
+/// three are ready (`server` log).
+fn group_and_setsid_workers(scratch: &Scratch) -> String {
+    let saver = saver(scratch);
+    let (group, setsid, server) = (
+        scratch.path("group"),
+        scratch.path("setsid"),
+        scratch.path("server"),
+    );
+    let path = scratch.path("command.sh");
+    std::fs::write(
+        &path,
+        format!(
+            "sh {saver} {group} & setsid sh {saver} {setsid} &\n\
+             until [ -s {group} ] && [ -s {setsid} ]; do sleep 0.01; done\n\
+             exec {kit} worker {server} 0\n",
+            kit = testkit()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn assert_each_worker_heard_sigterm_once(scratch: &Scratch, stderr: &str) {
+    for log in ["group", "setsid"] {
+        assert_eq!(
+            scratch.read(log),
+            "started\nterm\nhelper-done\nsaved\n",
+            "the {log} worker: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_stop_reaches_each_process_once_as_pid_1() {
+    let scratch = Scratch::new("once-pid1");
+    let command = group_and_setsid_workers(&scratch);
+    let ns = Namespace::rinit(&["-v", "--", "sh", &command]);
+    scratch.wait_for("server", "started");
+    ns.signal(libc::SIGTERM);
+    let out = ns.finish(Duration::from_secs(20));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_each_worker_heard_sigterm_once(&scratch, &out.stderr);
+    assert!(
+        out.stderr
+            .contains("sent SIGTERM to the processes left but the command's group"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_stop_reaches_each_process_once_as_a_subreaper() {
+    if skip_without_subreaper() {
+        return;
+    }
+    let scratch = Scratch::new("once-subreaper");
+    let command = group_and_setsid_workers(&scratch);
+    let script = format!(
+        "{} -v -- sh {command}; echo rinit-exit=$?",
+        rinit().display()
+    );
+    let ns = Namespace::start("sh", &["-c", &script]);
+    scratch.wait_for("server", "started");
+    let rinit_pid = children(ns.pid1())[0];
+    // SAFETY: a signal to the rinit this test started.
+    unsafe { libc::kill(rinit_pid, libc::SIGTERM) };
+    let out = ns.finish(Duration::from_secs(20));
+    assert_eq!(out.stdout, "rinit-exit=0\n", "{out:?}");
+    assert_each_worker_heard_sigterm_once(&scratch, &out.stderr);
+}
+
+/// rinit's CPU time so far (user and system), in clock ticks, from the host's /proc.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("rinit's stat");
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn no_busy_loop_while_an_adopted_process_finishes_after_its_entered_parent_exited() {
+    let scratch = Scratch::new("no-busy-loop");
+    let log = scratch.path("log");
+    let gate = scratch.path("gate");
+    let script = format!("until [ -e {gate} ]; do sleep 0.02; done; exit 6");
+    let ns = Namespace::rinit(&["-v", "sh", "-c", &script]);
+    let pid1 = ns.pid1();
+    // As `docker exec sh -c 'worker & wait'`: a shell entered from outside, not rinit's child,
+    // whose worker is adopted by rinit when SIGTERM ends the shell.
+    let entered = format!("{} worker {log} 3000 & wait", testkit());
+    let mut nsenter = std::process::Command::new("nsenter")
+        .args([
+            "-t",
+            &pid1.to_string(),
+            "-p",
+            "-m",
+            "--",
+            "sh",
+            "-c",
+            &entered,
+        ])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("nsenter");
+    scratch.wait_for("log", "started");
+    std::fs::write(&gate, "").unwrap();
+    let stderr = ns.path("stderr");
+    let waiting = eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&stderr)
+            .unwrap_or_default()
+            .contains("waiting for processes that are not rinit's children")
+    });
+    assert!(waiting, "{}", std::fs::read_to_string(&stderr).unwrap());
+    std::thread::sleep(Duration::from_millis(300)); // the entered shell is gone by now
+    let before = cpu_ticks(pid1);
+    std::thread::sleep(Duration::from_millis(1500));
+    let spent = cpu_ticks(pid1) - before;
+    let out = ns.finish(Duration::from_secs(20));
+    let _ = wait_or_stop(&mut nsenter, Duration::from_secs(10), |c| {
+        let _ = c.kill();
+    });
+    assert_eq!(out.code, 6, "{out:?}");
+    assert_eq!(scratch.read("log"), "started\nsaved\n", "{}", out.stderr);
+    // A busy loop spends most of the 1.5 s (150 ticks at 100 Hz); waiting spends none.
+    assert!(
+        spent < 20,
+        "rinit spent {spent} ticks of CPU while draining"
+    );
+}
+
+/// `testkit no-pidfd unshare ... PROGRAM ARGS`: a namespace where pidfd_open fails with EPERM.
+fn namespace_without_pidfds(program: &str, args: &[&str]) -> Namespace {
+    let mut command = std::process::Command::new(testkit());
+    command
+        .args([
+            "no-pidfd",
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+        ])
+        .arg(program)
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    Namespace::start_command(command)
+}
+
+#[test]
+fn with_pidfd_open_refused_pid_1_still_waits_for_an_entered_process() {
+    let scratch = Scratch::new("no-pidfd-pid1");
+    let log = scratch.path("log");
+    let gate = scratch.path("gate");
+    let script = format!("until [ -e {gate} ]; do sleep 0.02; done; exit 6");
+    let ns = namespace_without_pidfds(&rinit().display().to_string(), &["-v", "sh", "-c", &script]);
+    let mut entered = std::process::Command::new("nsenter")
+        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--"])
+        .args([&testkit(), "worker", &log, "600"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("nsenter");
+    scratch.wait_for("log", "started");
+    std::fs::write(&gate, "").unwrap();
+    let out = ns.finish(Duration::from_secs(20));
+    let _ = wait_or_stop(&mut entered, Duration::from_secs(10), |c| {
+        let _ = c.kill();
+    });
+    assert_eq!(out.code, 6, "{out:?}");
+    assert_eq!(scratch.read("log"), "started\nsaved\n", "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "pidfd_open refused (operation not permitted; a seccomp filter?): processes that \
+             are not rinit's children are checked every 250 ms"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn with_pidfd_open_refused_a_subreaper_still_reaches_a_setsid_worker() {
+    if skip_without_subreaper() {
+        return;
+    }
+    let scratch = Scratch::new("no-pidfd-subreaper");
+    let log = scratch.path("log");
+    let script = format!(
+        "{rinit} -v --grace 3s -- sh -c 'setsid {kit} worker {log} 300 & until [ -s {log} ]; do sleep 0.01; done'; \
+         echo rinit-exit=$?",
+        rinit = rinit().display(),
+        kit = testkit()
+    );
+    let start = Instant::now();
+    let out = namespace_without_pidfds("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    assert_eq!(out.stdout, "rinit-exit=0\n", "{out:?}");
+    assert_eq!(scratch.read("log"), "started\nsaved\n", "{}", out.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "SIGKILLed at the grace"
+    );
+    assert!(
+        out.stderr.contains("pidfd_open refused (operation not permitted; a seccomp filter?): signalling descendants by pid"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn v_names_a_sender_outside_the_namespace_and_one_inside_by_pid() {
+    let scratch = Scratch::new("senders");
+    let record = scratch.path("record");
+    let ns = Namespace::rinit(&["-v", "--", &testkit(), "record", &record]);
+    scratch.wait_for("record", "ready");
+    ns.signal(libc::SIGUSR1);
+    scratch.wait_for("record", "\n10\n");
+    let inside = std::process::Command::new("nsenter")
+        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--"])
+        .args(["sh", "-c", "kill -USR2 1"])
+        .status()
+        .expect("nsenter");
+    assert!(inside.success());
+    scratch.wait_for("record", "\n12\n");
+    ns.signal(libc::SIGTERM);
+    let out = ns.finish(Duration::from_secs(10));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("received SIGUSR1 from outside the PID namespace"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("received SIGUSR2 from pid "),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn stop_delay_holds_sigterm_while_other_signals_pass_then_forwards_it() {
+    let scratch = Scratch::new("stop-delay");
+    let record = scratch.path("record");
+    let ns = Namespace::rinit(&[
+        "-v",
+        "--stop-delay",
+        "2s",
+        "--",
+        &testkit(),
+        "record",
+        &record,
+    ]);
+    scratch.wait_for("record", "ready");
+    let start = Instant::now();
+    ns.signal(libc::SIGTERM);
+    ns.signal(libc::SIGUSR1);
+    scratch.wait_for("record", "\n10\n");
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "SIGUSR1 waited for the delay"
+    );
+    assert_eq!(scratch.read("record"), "ready\n10\n", "SIGTERM is held");
+    let out = ns.finish(Duration::from_secs(20));
+    let took = start.elapsed();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(scratch.read("record"), "ready\n10\n15\n");
+    assert!(took >= Duration::from_secs(2), "released early: {took:?}");
+    assert!(took < Duration::from_secs(6), "released late: {took:?}");
+    assert!(
+        out.stderr
+            .contains("holding SIGTERM for 2s (--stop-delay): the command keeps running"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_second_sigterm_ends_the_stop_delay_and_the_command_hears_it_once() {
+    let scratch = Scratch::new("stop-delay-twice");
+    let record = scratch.path("record");
+    // Forwarded as a real-time signal, which the kernel queues: two forwards would show as two
+    // lines, where two SIGTERMs sent back to back would merge into one.
+    let ns = Namespace::rinit(&[
+        "--stop-delay",
+        "30s",
+        "-r",
+        "TERM:RTMIN+1",
+        "--",
+        &testkit(),
+        "record",
+        &record,
+    ]);
+    scratch.wait_for("record", "ready");
+    let start = Instant::now();
+    ns.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    ns.signal(libc::SIGTERM);
+    // RTMIN+1 is 35; qemu-user renumbers real-time signals, so only the count is checked.
+    let forwarded = || scratch.read("record").lines().skip(1).count();
+    assert!(eventually(Duration::from_secs(10), || forwarded() > 0));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the delay ran on"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(forwarded(), 1, "forwarded once: {}", scratch.read("record"));
+    ns.kill();
+}
+
+#[test]
+fn the_commands_exit_ends_the_stop_delay_with_its_status() {
+    let scratch = Scratch::new("stop-delay-exit");
+    let ready = scratch.path("ready");
+    let script = format!("echo ready > {ready}; sleep 1; exit 3");
+    let mut command = namespace_command(&rinit().display().to_string(), &["sh", "-c", &script]);
+    command
+        .env("RINIT_STOP_DELAY", "30s")
+        .stdin(std::process::Stdio::null());
+    let ns = Namespace::start_command(command);
+    scratch.wait_for("ready", "ready");
+    let start = Instant::now();
+    ns.signal(libc::SIGTERM);
+    let out = ns.finish(Duration::from_secs(20));
+    assert_eq!(out.code, 3, "the command never got SIGTERM: {out:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the delay ran on"
+    );
+}
+
+#[test]
+fn an_invalid_stop_option_is_a_usage_error() {
+    for (args, env, message) in [
+        (
+            &["--stop-delay", "soon", "true"][..],
+            None,
+            "rinit: --stop-delay: 'soon' is not a duration (use e.g. 500ms, 5s, 1m, 2h, seconds, or none) (see 'rinit --help')\n",
+        ),
+        (
+            &["--stop-timeout", "-1", "true"][..],
+            None,
+            "rinit: --stop-timeout: '-1' is not a duration (use e.g. 500ms, 5s, 1m, 2h, seconds, or none) (see 'rinit --help')\n",
+        ),
+        (
+            &["true"][..],
+            Some(("RINIT_STOP_DELAY", "1d")),
+            "rinit: RINIT_STOP_DELAY: '1d' is not a duration (use e.g. 500ms, 5s, 1m, 2h, seconds, or none) (see 'rinit --help')\n",
+        ),
+    ] {
+        let mut command = std::process::Command::new(rinit());
+        command.args(args);
+        if let Some((name, value)) = env {
+            command.env(name, value);
+        }
+        let out = command.output().expect("run rinit");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), message, "{args:?}");
+    }
+}
+
+#[test]
+fn a_process_entered_while_draining_gets_sigterm_once() {
+    let scratch = Scratch::new("arrival");
+    let saver = saver(&scratch);
+    let (first, arrival) = (scratch.path("first"), scratch.path("arrival"));
+    let script = background_worker("", &first, "1500");
+    let ns = Namespace::rinit(&["-v", "--grace", "4s", "sh", "-c", &script]);
+    let stderr = ns.path("stderr");
+    let draining = eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&stderr)
+            .unwrap_or_default()
+            .contains("sent SIGTERM to the processes left")
+    });
+    assert!(draining, "{}", std::fs::read_to_string(&stderr).unwrap());
+    // A `docker exec` into the stopping container: its parent is outside the namespace.
+    let mut entered = std::process::Command::new("nsenter")
+        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--"])
+        .args(["sh", &saver, &arrival])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("nsenter");
+    scratch.wait_for("arrival", "started");
+    let out = ns.finish(Duration::from_secs(20));
+    let _ = wait_or_stop(&mut entered, Duration::from_secs(10), |c| {
+        let _ = c.kill();
+    });
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(scratch.read("first"), "started\nsaved\n");
+    assert_eq!(
+        scratch.read("arrival"),
+        "started\nterm\nhelper-done\nsaved\n",
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("sent SIGTERM to processes that entered the namespace since: ["),
         "{}",
         out.stderr
     );

@@ -46,7 +46,8 @@ enum Scenario {
     /// For each SIGUSR1, writes the CLOCK_MONOTONIC time in ns as a line; exits on SIGTERM.
     Latency,
     /// Prints its blocked and ignored masks, open descriptors, group, session, foreground
-    /// group and LISTEN_PID.
+    /// group, LISTEN_PID, ids (real, effective, saved, filesystem), supplementary groups,
+    /// capabilities (permitted, effective, ambient) and HOME.
     Show,
     /// Starts COMMAND RUNS times, sends it SIGTERM as soon as its own code runs (the first
     /// moment its mask shows SIGTERM blocked, which for rinit is its first act), and prints how
@@ -58,6 +59,13 @@ enum Scenario {
     },
     /// Registers as child subreaper, then runs COMMAND (the attribute survives exec).
     Subreaper {
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Runs COMMAND under a seccomp filter that refuses pidfd_open with EPERM, as a custom
+    /// profile or systemd's SystemCallFilter= may (the filter is inherited by every process
+    /// COMMAND starts).
+    NoPidfd {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<OsString>,
     },
@@ -96,6 +104,10 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         Scenario::Show => show(),
         Scenario::Starts { runs, command } => starts(runs, &command),
         Scenario::BrokenStderr { command } => broken_stderr(&command),
+        Scenario::NoPidfd { command } => {
+            refuse_pidfd_open();
+            exec(&command)
+        }
         Scenario::Subreaper { command } => {
             nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
             exec(&command)
@@ -255,15 +267,24 @@ fn show() -> i32 {
         .map(u32::to_string)
         .collect();
     let foreground = nix::unistd::tcgetpgrp(std::io::stdin()).map_or(-1, Pid::as_raw);
+    let list = |name: &str| field(name).split_whitespace().collect::<Vec<_>>().join(",");
     println!(
-        "pid={} blocked={} ignored={} fds={} pgid={} sid={} fg={foreground} listen_pid={}",
+        "pid={} blocked={} ignored={} fds={} pgid={} sid={} fg={foreground} listen_pid={} \
+         uid={} gid={} groups={} capprm={} capeff={} capamb={} home={}",
         std::process::id(),
         field("SigBlk:"),
         field("SigIgn:"),
         fds.join(","),
         nix::unistd::getpgrp(),
         nix::unistd::getsid(None).map_or(-1, Pid::as_raw),
-        std::env::var("LISTEN_PID").unwrap_or_default()
+        std::env::var("LISTEN_PID").unwrap_or_default(),
+        list("Uid:"),
+        list("Gid:"),
+        list("Groups:"),
+        field("CapPrm:"),
+        field("CapEff:"),
+        field("CapAmb:"),
+        std::env::var("HOME").unwrap_or_default()
     );
     0
 }
@@ -307,6 +328,57 @@ fn blocks_sigterm(pid: i32) -> bool {
         .find_map(|line| line.strip_prefix("SigBlk:"))
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .is_some_and(|mask| mask & 1 << (libc::SIGTERM - 1) != 0)
+}
+
+/// Installs a seccomp filter: pidfd_open (434 for x86_64 and i386 alike, and for the host
+/// syscalls qemu-user makes on a foreign binary's behalf) fails with EPERM; all else is allowed.
+fn refuse_pidfd_open() {
+    const PIDFD_OPEN: u32 = 434;
+    // The syscall number's offset in struct seccomp_data.
+    const NR: u32 = 0;
+    let statement = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let program = [
+        statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, NR),
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: PIDFD_OPEN,
+        },
+        statement(
+            libc::BPF_RET | libc::BPF_K,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        ),
+        statement(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ];
+    let filter = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: prctl with plain integers, and a pointer to a filter that outlives the call (the
+    // kernel copies it).
+    unsafe {
+        assert_eq!(
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+            0,
+            "no_new_privs"
+        );
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &filter as *const libc::sock_fprog
+            ),
+            0,
+            "seccomp: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 fn broken_stderr(command: &[OsString]) -> i32 {

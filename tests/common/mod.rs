@@ -434,3 +434,25 @@ pub fn shown(text: &str) -> std::collections::BTreeMap<String, String> {
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect()
 }
+
+/// A tarball of a scratch root filesystem, for `docker import` and `podman import`: static
+/// busybox as /bin/busybox with `applets` linked to it, /rinit and /rinit-testkit. Returns the
+/// folder holding it (removed when dropped) and the tarball's path.
+pub fn scratch_rootfs_tarball(applets: &[&str]) -> (Scratch, String) {
+    let root = Scratch::new("rootfs");
+    fs::create_dir_all(root.0.join("bin")).unwrap();
+    fs::copy("/bin/busybox", root.0.join("bin/busybox")).expect("busybox-static is required");
+    for applet in applets {
+        symlink("busybox", root.0.join("bin").join(applet)).unwrap();
+    }
+    fs::copy(rinit(), root.0.join("rinit")).unwrap();
+    fs::copy(testkit(), root.0.join("rinit-testkit")).unwrap();
+    let tarball = root.path("rootfs.tar");
+    let tarred = Command::new("tar")
+        .args(["-C", &root.0.display().to_string(), "-cf", &tarball])
+        .args(["bin", "rinit", "rinit-testkit"])
+        .status()
+        .expect("tar");
+    assert!(tarred.success());
+    (root, tarball)
+}

@@ -1,0 +1,628 @@
+//! `--user USER[:GROUP]`: who the command runs as. rinit itself stays root, so that it can
+//! still signal and reap every process at shutdown, whoever owns it.
+//!
+//! Names are looked up in the image's own `/etc/passwd` and `/etc/group` (the binary is static:
+//! no NSS, no LDAP), before fork, in rinit; numeric ids need no entry at all (a `FROM scratch`
+//! image has no /etc/passwd). The files are read a line at a time through a fixed buffer, so a
+//! hostile or huge file costs no more memory than its longest useful line; longer lines are
+//! skipped. The switch itself ([`switch`]) runs in the child between fork and exec: only
+//! async-signal-safe syscalls.
+//!
+//! Written by hand: the well-kept crates for this (nix's `User`, `uzers`) call the C library's
+//! getpwnam, which needs std, and whose static musl build reads the same files anyway.
+
+use crate::sys::Errno;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+pub const PASSWD: &str = "/etc/passwd";
+pub const GROUP: &str = "/etc/group";
+
+/// Lines longer than this are skipped: no passwd or group entry a person wrote is this long.
+const MAX_LINE: usize = 64 * 1024;
+/// The kernel's limit on supplementary groups (NGROUPS_MAX).
+const MAX_GROUPS: usize = 65_536;
+
+/// A user or group as given: a number, or a name to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Name {
+    Id(u32),
+    Named(Vec<u8>),
+}
+
+/// `--user`'s value: as written (for messages), and parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub text: String,
+    pub user: Name,
+    pub group: Option<Name>,
+}
+
+impl Spec {
+    /// `USER` or `USER:GROUP`, each a name or a decimal id; `None` if malformed.
+    pub fn parse(value: &str) -> Option<Spec> {
+        let (user, group) = match value.split_once(':') {
+            Some((user, group)) => (user, Some(group)),
+            None => (value, None),
+        };
+        Some(Spec {
+            text: value.into(),
+            user: name(user)?,
+            group: match group {
+                Some(group) => Some(name(group)?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// A decimal id (not -1, which the kernel reads as "unchanged"), or a name that could stand
+/// in /etc/passwd: not empty, no ':', no control character.
+fn name(text: &str) -> Option<Name> {
+    if text.is_empty() || text.chars().any(|c| c == ':' || c.is_control()) {
+        return None;
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u32>() {
+            Ok(id) if id != u32::MAX => Some(Name::Id(id)),
+            _ => None,
+        };
+    }
+    Some(Name::Named(text.as_bytes().to_vec()))
+}
+
+/// Who the command runs as, resolved: everything the child needs for the switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups: the primary group first, then every group of /etc/group that
+    /// lists the user (as initgroups sets them).
+    pub groups: Vec<u32>,
+    /// The user's home from /etc/passwd, or `/` without an entry.
+    pub home: Vec<u8>,
+}
+
+/// Why `--user` cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// No such user (in /etc/passwd) or group (in /etc/group).
+    Unknown { file: &'static str, name: Vec<u8> },
+    /// The file could not be read.
+    Unreadable { file: &'static str, errno: Errno },
+    /// The entry for the name is not `name:x:uid:gid:...` with numeric ids.
+    Malformed { file: &'static str, line: usize },
+}
+
+/// Resolves `spec` against the files at `passwd` and `group` (the image's own, normally).
+pub fn resolve(spec: &Spec, passwd: &str, group: &str) -> Result<Credentials, Problem> {
+    let (uid, entry) = match &spec.user {
+        Name::Named(user) => {
+            let entry =
+                find_user(passwd, |fields| fields[0] == user.as_slice())?.ok_or_else(|| {
+                    Problem::Unknown {
+                        file: PASSWD,
+                        name: user.clone(),
+                    }
+                })?;
+            (entry.uid, Some(entry))
+        }
+        // A numeric uid needs no entry (nor a file); with one, its name, group and home apply.
+        Name::Id(uid) => {
+            let entry = match find_user(passwd, |fields| fields[2] == id_text(*uid).as_slice()) {
+                Err(Problem::Unreadable {
+                    errno: Errno::ENOENT,
+                    ..
+                }) => None,
+                found => found?,
+            };
+            (*uid, entry)
+        }
+    };
+    let gid = match &spec.group {
+        Some(Name::Id(gid)) => *gid,
+        Some(Name::Named(name)) => find_group_id(group, name)?,
+        // Without an entry, the group of the same number: never root's group 0.
+        None => entry.as_ref().map_or(uid, |entry| entry.gid),
+    };
+    let mut groups = alloc::vec![gid];
+    if let Some(entry) = &entry {
+        member_of(group, &entry.name, &mut groups)?;
+    }
+    Ok(Credentials {
+        uid,
+        gid,
+        groups,
+        home: entry.map_or_else(|| b"/".to_vec(), |entry| entry.home),
+    })
+}
+
+/// A passwd entry's useful fields.
+struct Entry {
+    name: Vec<u8>,
+    uid: u32,
+    gid: u32,
+    home: Vec<u8>,
+}
+
+/// The first entry of the passwd file at `path` for which `matches` holds (given at least
+/// the name, password and uid fields); `Ok(None)` if there is none.
+fn find_user(path: &str, matches: impl Fn(&[&[u8]]) -> bool) -> Result<Option<Entry>, Problem> {
+    let mut found = None;
+    each_line(path, PASSWD, |number, line| {
+        let fields: Vec<&[u8]> = line.split(|b| *b == b':').collect();
+        if fields.len() < 3 || !matches(&fields) {
+            return Ok(true);
+        }
+        let malformed = Problem::Malformed {
+            file: PASSWD,
+            line: number,
+        };
+        if fields.len() < 6 {
+            return Err(malformed);
+        }
+        let (Some(uid), Some(gid)) = (id(fields[2]), id(fields[3])) else {
+            return Err(malformed);
+        };
+        found = Some(Entry {
+            name: fields[0].to_vec(),
+            uid,
+            gid,
+            home: match fields[5] {
+                b"" => b"/".to_vec(),
+                home => home.to_vec(),
+            },
+        });
+        Ok(false)
+    })?;
+    Ok(found)
+}
+
+/// The gid of group `name` in the group file at `path`.
+fn find_group_id(path: &str, name: &[u8]) -> Result<u32, Problem> {
+    let mut found = None;
+    each_line(path, GROUP, |number, line| {
+        let fields: Vec<&[u8]> = line.split(|b| *b == b':').collect();
+        if fields[0] != name {
+            return Ok(true);
+        }
+        found = Some(
+            fields
+                .get(2)
+                .and_then(|gid| id(gid))
+                .ok_or(Problem::Malformed {
+                    file: GROUP,
+                    line: number,
+                })?,
+        );
+        Ok(false)
+    })?;
+    found.ok_or_else(|| Problem::Unknown {
+        file: GROUP,
+        name: name.to_vec(),
+    })
+}
+
+/// Adds to `groups` the gid of every group in the file at `path` that lists `user` as a
+/// member, once each. No group file is no groups; a malformed line is skipped, as the C
+/// library does.
+fn member_of(path: &str, user: &[u8], groups: &mut Vec<u32>) -> Result<(), Problem> {
+    let result = each_line(path, GROUP, |_, line| {
+        let fields: Vec<&[u8]> = line.split(|b| *b == b':').collect();
+        let listed = fields.len() >= 4 && fields[3].split(|b| *b == b',').any(|m| m == user);
+        if let (true, Some(gid)) = (listed, fields.get(2).and_then(|gid| id(gid))) {
+            if !groups.contains(&gid) {
+                groups.push(gid);
+            }
+        }
+        Ok(groups.len() < MAX_GROUPS)
+    });
+    match result {
+        Err(Problem::Unreadable {
+            errno: Errno::ENOENT,
+            ..
+        }) => Ok(()),
+        other => other,
+    }
+}
+
+/// A decimal id as the files write it.
+fn id(text: &[u8]) -> Option<u32> {
+    let text = core::str::from_utf8(text).ok()?;
+    match text.parse::<u32>() {
+        Ok(id) if id != u32::MAX && text.bytes().all(|b| b.is_ascii_digit()) => Some(id),
+        _ => None,
+    }
+}
+
+fn id_text(id: u32) -> Vec<u8> {
+    alloc::format!("{id}").into_bytes()
+}
+
+/// Calls `visit(line number, line)` for each line of the file at `path` (without its newline;
+/// blank lines, `#` comments and lines over [`MAX_LINE`] skipped) until it returns `Ok(false)`
+/// or an error. Reads through one fixed buffer: memory stays bounded whatever the file.
+fn each_line(
+    path: &str,
+    file: &'static str,
+    mut visit: impl FnMut(usize, &[u8]) -> Result<bool, Problem>,
+) -> Result<(), Problem> {
+    let unreadable = |errno| Problem::Unreadable { file, errno };
+    let path = alloc::ffi::CString::new(path).map_err(|_| unreadable(Errno::EINVAL))?;
+    // SAFETY: `path` is NUL-terminated; the descriptor is closed below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(unreadable(Errno::last()));
+    }
+    let mut line: Vec<u8> = Vec::new();
+    let mut too_long = false;
+    let mut number = 0;
+    let mut buffer = [0u8; 4096];
+    let result = 'read: loop {
+        // SAFETY: reads into a live buffer of the given length.
+        let read = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+        let chunk = match read {
+            0 => None,
+            n if n > 0 => Some(&buffer[..n as usize]),
+            _ if Errno::last() == Errno::EINTR => continue,
+            _ => break Err(unreadable(Errno::last())),
+        };
+        let bytes = chunk.unwrap_or(b"\n"); // the last line may lack its newline
+        for piece in bytes.split_inclusive(|b| *b == b'\n') {
+            let (text, ends) = match piece.strip_suffix(b"\n") {
+                Some(text) => (text, true),
+                None => (piece, false),
+            };
+            if !too_long && line.len() + text.len() <= MAX_LINE {
+                line.extend_from_slice(text);
+            } else {
+                too_long = true;
+                line.clear();
+            }
+            if !ends {
+                continue;
+            }
+            number += 1;
+            let skip = too_long || line.is_empty() || line[0] == b'#';
+            if !skip {
+                match visit(number, &line) {
+                    Ok(true) => {}
+                    Ok(false) => break 'read Ok(()),
+                    Err(problem) => break 'read Err(problem),
+                }
+            }
+            line.clear();
+            too_long = false;
+        }
+        if chunk.is_none() {
+            break Ok(());
+        }
+    };
+    // SAFETY: closes the descriptor opened above.
+    unsafe { libc::close(fd) };
+    result
+}
+
+/// Why the command could not be run as `--user` asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Before fork: the lookup.
+    Lookup(Problem),
+    /// In the child: a step of the switch, with the kernel's refusal.
+    Switch(Step, Errno),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lossy = String::from_utf8_lossy;
+        match self {
+            Failure::Lookup(Problem::Unknown { file, name }) => {
+                let what = if *file == PASSWD { "user" } else { "group" };
+                write!(f, "no {what} '{}' in {file}", lossy(name))
+            }
+            Failure::Lookup(Problem::Unreadable { file, errno }) => {
+                write!(f, "cannot read {file}: {errno}")
+            }
+            Failure::Lookup(Problem::Malformed { file, line }) => {
+                let form = if *file == PASSWD {
+                    "name:password:uid:gid:gecos:home:shell"
+                } else {
+                    "name:password:gid:members"
+                };
+                write!(f, "{file} line {line} is malformed (expected {form})")
+            }
+            Failure::Switch(step, errno) if *errno == Errno(libc::EPERM) => write!(
+                f,
+                "{}: {errno} (only root can run the command as another user)",
+                step.call()
+            ),
+            Failure::Switch(step, errno) => write!(f, "{}: {errno}", step.call()),
+        }
+    }
+}
+
+/// Which step of the switch failed, as the child reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Groups = 1,
+    Group = 2,
+    User = 3,
+    /// The ids read back differ from those asked for.
+    Check = 4,
+    /// Capabilities were left after the switch and could not be dropped.
+    Capabilities = 5,
+}
+
+impl Step {
+    pub fn from_byte(byte: u8) -> Option<Step> {
+        [
+            Step::Groups,
+            Step::Group,
+            Step::User,
+            Step::Check,
+            Step::Capabilities,
+        ]
+        .into_iter()
+        .find(|step| *step as u8 == byte)
+    }
+
+    pub fn call(self) -> &'static str {
+        match self {
+            Step::Groups => "setgroups",
+            Step::Group => "setresgid",
+            Step::User => "setresuid",
+            Step::Check => "the ids read back",
+            Step::Capabilities => "capset",
+        }
+    }
+}
+
+/// In the child, between fork and exec: supplementary groups first (only root may set them),
+/// then the group, then the user (after which nothing else could be changed), then a check
+/// that the ids took, real, effective and saved. Async-signal-safe syscalls only.
+pub fn switch(credentials: &Credentials) -> Result<(), (Step, Errno)> {
+    let step = |step: Step, done: libc::c_int| match done {
+        0 => Ok(()),
+        _ => Err((step, Errno::last())),
+    };
+    // SAFETY: setgroups reads `groups.len()` ids from a live vector built before fork.
+    step(Step::Groups, unsafe {
+        libc::setgroups(credentials.groups.len(), credentials.groups.as_ptr())
+    })?;
+    let (uid, gid) = (credentials.uid, credentials.gid);
+    // SAFETY: setresgid and setresuid take plain ids.
+    step(Step::Group, unsafe { libc::setresgid(gid, gid, gid) })?;
+    // SAFETY: as above.
+    step(Step::User, unsafe { libc::setresuid(uid, uid, uid) })?;
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: getresuid and getresgid write three ids into live locals.
+    let users = unsafe { libc::getresuid(&mut r, &mut e, &mut s) } == 0 && [r, e, s] == [uid; 3];
+    // SAFETY: as above.
+    let groups = unsafe { libc::getresgid(&mut r, &mut e, &mut s) } == 0 && [r, e, s] == [gid; 3];
+    if !users || !groups {
+        return Err((Step::Check, Errno(libc::EPERM)));
+    }
+    if uid != 0 {
+        drop_capabilities().map_err(|errno| (Step::Capabilities, errno))?;
+    }
+    Ok(())
+}
+
+/// The kernel clears a process's capabilities when its uids all leave 0, unless an inherited
+/// securebit (SECBIT_NO_SETUID_FIXUP, SECBIT_KEEP_CAPS) says otherwise: clear them here in any
+/// case, ambient ones included, so that the command holds none.
+fn drop_capabilities() -> Result<(), Errno> {
+    // struct __user_cap_header_struct and two __user_cap_data_struct, version 3 (64 bits).
+    let header: [u32; 2] = [0x2008_0522, 0];
+    let data = [0u32; 6];
+    // SAFETY: capset reads the header and two data records from live arrays of that layout.
+    let set = unsafe { libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) };
+    Errno::result(set)?;
+    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes plain integers; EINVAL before Linux 4.3, when
+    // ambient capabilities did not exist yet.
+    let cleared = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    match Errno::result(cleared) {
+        Err(errno) if errno != Errno::EINVAL => Err(errno),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Files in a private temporary folder, named for the test.
+    struct Files(std::path::PathBuf);
+
+    impl Files {
+        fn new(test: &str, passwd: &[u8], group: &[u8]) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("rinit-user-{}-{test}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("passwd"), passwd).unwrap();
+            std::fs::write(dir.join("group"), group).unwrap();
+            Files(dir)
+        }
+
+        fn resolve(&self, spec: &str) -> Result<Credentials, Problem> {
+            let passwd = self.0.join("passwd").display().to_string();
+            let group = self.0.join("group").display().to_string();
+            resolve(&Spec::parse(spec).expect("a valid spec"), &passwd, &group)
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const PASSWD_TEXT: &[u8] = b"root:x:0:0:root:/root:/bin/sh\n\
+        # a comment\n\
+        \n\
+        app:x:1000:1000:App:/home/app:/bin/sh\n\
+        nohome:x:1001:1001::\n";
+    const GROUP_TEXT: &[u8] = b"root:x:0:\n\
+        app:x:1000:\n\
+        audio:x:29:other,app\n\
+        web:x:33:\n\
+        video:x:44:app\n\
+        again:x:29:app\n";
+
+    #[test]
+    fn specs_parse_names_ids_and_reject_the_malformed() {
+        let spec = Spec::parse("app:web").unwrap();
+        assert_eq!(
+            (spec.text.as_str(), spec.user, spec.group),
+            (
+                "app:web",
+                Name::Named(b"app".to_vec()),
+                Some(Name::Named(b"web".to_vec()))
+            )
+        );
+        let spec = Spec::parse("1000").unwrap();
+        assert_eq!((spec.user, spec.group), (Name::Id(1000), None));
+        for bad in [
+            "",
+            ":",
+            "app:",
+            ":web",
+            "a:b:c",
+            "4294967295",
+            "99999999999",
+            "a\nb",
+        ] {
+            assert_eq!(Spec::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_named_user_gets_its_ids_home_and_every_group_that_lists_it() {
+        let files = Files::new("named", PASSWD_TEXT, GROUP_TEXT);
+        assert_eq!(
+            files.resolve("app"),
+            Ok(Credentials {
+                uid: 1000,
+                gid: 1000,
+                groups: vec![1000, 29, 44],
+                home: b"/home/app".to_vec()
+            })
+        );
+        let web = files.resolve("app:web").unwrap();
+        assert_eq!((web.gid, web.groups), (33, vec![33, 29, 44]));
+        assert_eq!(files.resolve("app:7").unwrap().groups, [7, 29, 44]);
+        assert_eq!(files.resolve("nohome").unwrap().home, b"/");
+        // A numeric uid with an entry is that user.
+        assert_eq!(files.resolve("1000").unwrap().groups, [1000, 29, 44]);
+    }
+
+    #[test]
+    fn a_numeric_user_without_an_entry_gets_its_own_number_as_group_never_roots() {
+        let files = Files::new("numeric", PASSWD_TEXT, GROUP_TEXT);
+        assert_eq!(
+            files.resolve("4242"),
+            Ok(Credentials {
+                uid: 4242,
+                gid: 4242,
+                groups: vec![4242],
+                home: b"/".to_vec()
+            })
+        );
+        assert_eq!(files.resolve("4242:0").unwrap().groups, [0]);
+        // No files at all, as in a scratch image.
+        let spec = Spec::parse("4242:55").unwrap();
+        let none = resolve(&spec, "/nonexistent/passwd", "/nonexistent/group").unwrap();
+        assert_eq!((none.uid, none.gid, none.groups), (4242, 55, vec![55]));
+    }
+
+    #[test]
+    fn unknown_names_and_malformed_entries_are_named() {
+        let files = Files::new(
+            "problems",
+            b"bad:x:12\nworse:x:abc:1:::\nok:x:5:5::/:\n",
+            b"broken\nweb:x:33:\n",
+        );
+        assert_eq!(
+            files.resolve("nobody-here"),
+            Err(Problem::Unknown {
+                file: PASSWD,
+                name: b"nobody-here".to_vec()
+            })
+        );
+        assert_eq!(
+            files.resolve("ok:nogroup"),
+            Err(Problem::Unknown {
+                file: GROUP,
+                name: b"nogroup".to_vec()
+            })
+        );
+        assert_eq!(
+            files.resolve("bad"),
+            Err(Problem::Malformed {
+                file: PASSWD,
+                line: 1
+            })
+        );
+        assert_eq!(
+            files.resolve("worse"),
+            Err(Problem::Malformed {
+                file: PASSWD,
+                line: 2
+            })
+        );
+        // The malformed "broken" line of /etc/group is skipped.
+        assert_eq!(files.resolve("ok:web").unwrap().gid, 33);
+        let spec = Spec::parse("ok").unwrap();
+        assert_eq!(
+            resolve(&spec, "/nonexistent/passwd", "/nonexistent/group"),
+            Err(Problem::Unreadable {
+                file: PASSWD,
+                errno: Errno::ENOENT
+            })
+        );
+    }
+
+    #[test]
+    fn hostile_files_never_panic_and_long_lines_are_skipped() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..300 {
+            let length = (next() % 4000) as usize;
+            let alphabet = b"app:x:0123456789,#\n\xff\xc3 /";
+            let bytes: Vec<u8> = (0..length)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let files = Files::new(&format!("fuzz{case}"), &bytes, &bytes);
+            for spec in ["app", "app:app", "0", "1:app", "x"] {
+                let _ = files.resolve(spec);
+            }
+        }
+        // A line longer than MAX_LINE is skipped, whatever it holds; the next one counts.
+        let mut huge = vec![b'a'; MAX_LINE + 10];
+        huge.extend_from_slice(b":x:1:1::/h:\napp:x:7:7::/home/app:\n");
+        let files = Files::new("long", &huge, b"");
+        assert_eq!(files.resolve("app").unwrap().uid, 7);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(files.0.join("passwd"))
+            .unwrap();
+        file.write_all(b"last:x:9:9::/last").unwrap(); // no final newline
+        drop(file);
+        assert_eq!(files.resolve("last").unwrap().home, b"/last");
+    }
+}
