@@ -373,5 +373,27 @@ def escape(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "")
 
 
+def architecture_sizes():
+    """The static rinit of every architecture in scripts/targets that bench/run built: its size,
+    written to bench/sizes.md."""
+    rows = ["| architecture | Rust target | OCI platform | static binary (KB) |", "|---|---|---|---|"]
+    with open(os.path.join(ROOT, "scripts", "targets")) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            target, arch, _, _, platform, _ = line.split()
+            path = os.path.join(ROOT, "target", target, "release", "rinit")
+            size = f"{os.path.getsize(path) / 1000:.0f}" if os.path.exists(path) else "not built"
+            rows.append(f"| {arch} | `{target}` | {platform} | {size} |")
+    table = "\n".join(rows)
+    print(table)
+    with open(os.path.join(ROOT, "bench", "sizes.md"), "w") as f:
+        f.write("rinit's static binary per architecture, release profile (opt-level z, LTO, "
+                "stripped), as bench/run builds it.\n\n" + table + "\n")
+
+
 if __name__ == "__main__":
-    main()
+    if "--sizes" in sys.argv:
+        architecture_sizes()
+    else:
+        main()

@@ -209,7 +209,10 @@ impl Parser {
             match value.to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => Ok(true),
                 "0" | "false" | "no" | "off" => Ok(false),
-                _ => Err(blame.error(format!("{name}={value}: expected 1 or 0"), UsageKind::Other)),
+                _ => Err(blame.error(
+                    format!("{name}={value}: expected 1/0, true/false, yes/no or on/off"),
+                    UsageKind::Other,
+                )),
             }
         };
 
@@ -246,11 +249,15 @@ impl Parser {
         if flag("RINIT_SUBREAPER")? {
             self.settings.subreaper = Subreaper::Required;
         }
-        if flag("RINIT_GROUP")? {
-            self.settings.forward = Forward::Group;
-        }
-        if flag("RINIT_SINGLE_CHILD")? {
-            self.single_child();
+        match (flag("RINIT_GROUP")?, flag("RINIT_SINGLE_CHILD")?) {
+            (true, true) => {
+                return Err(self.usage(
+                    "RINIT_GROUP=1 and RINIT_SINGLE_CHILD=1 contradict each other: set one".into(),
+                ))
+            }
+            (true, false) => self.settings.forward = Forward::Group,
+            (false, true) => self.single_child(),
+            (false, false) => {}
         }
         if flag("RINIT_WARN_ON_REAP")? {
             self.settings.warn_on_reap = true;
@@ -295,6 +302,7 @@ impl Parser {
         permute: bool,
     ) -> Result<Option<String>, Error> {
         let mut verbose = 0u8;
+        let (mut group, mut single_child) = (false, false);
         let mut remap_from_flags = Vec::new();
         let mut rewrite_from_flags = Vec::new();
         let mut command = Vec::new();
@@ -329,7 +337,7 @@ impl Parser {
                 command.extend(words.by_ref());
                 break;
             }
-            for (opt, inline) in self.split_option(text)? {
+            for (opt, typed, inline) in self.split_option(text)? {
                 let (_, long, _, takes_value) = OPTIONS
                     .iter()
                     .find(|(_, _, o, _)| *o == opt)
@@ -344,8 +352,8 @@ impl Parser {
                             return Err(self.usage(format!("--{long}: value is not valid UTF-8")))
                         }
                         None => {
-                            let message = format!("--{long} needs a value");
-                            return Err(self.unknown(format!("--{long}"), message));
+                            let message = format!("{typed} needs a value");
+                            return Err(self.blame.error(message, UsageKind::MissingValue(typed)));
                         }
                     },
                 };
@@ -360,10 +368,25 @@ impl Parser {
                     }
                     Opt::Verbose => verbose = verbose.saturating_add(1),
                     Opt::WarnOnReap => self.settings.warn_on_reap = true,
-                    Opt::Group => self.settings.forward = Forward::Group,
-                    Opt::SingleChild => self.single_child(),
-                    Opt::RemapExit => remap_from_flags.push(self.exit_code(&name, &value)?),
-                    Opt::Rewrite => rewrite_from_flags.push(self.rewrite(&name, &value)?),
+                    Opt::Group => {
+                        group = true;
+                        self.settings.forward = Forward::Group;
+                    }
+                    Opt::SingleChild => {
+                        single_child = true;
+                        self.single_child();
+                    }
+                    // Lists, as their variables take them: -e 3,4 and -r TERM:USR1,INT:0.
+                    Opt::RemapExit => {
+                        for item in list(&value) {
+                            remap_from_flags.push(self.exit_code(&name, item)?);
+                        }
+                    }
+                    Opt::Rewrite => {
+                        for item in list(&value) {
+                            rewrite_from_flags.push(self.rewrite(&name, item)?);
+                        }
+                    }
                     Opt::Pause => self.settings.pause = true,
                     Opt::Grace => self.settings.grace = self.duration(&name, &value)?,
                     Opt::StopTimeout => {
@@ -373,6 +396,11 @@ impl Parser {
                     Opt::User => self.settings.user = Some(self.user(&name, &value)?),
                 }
             }
+        }
+        if group && single_child {
+            return Err(self.usage(
+                "-c (--single-child) and -g (--group) contradict each other: give one".into(),
+            ));
         }
         // A flag wins over its environment variable.
         if verbose > 0 {
@@ -393,7 +421,8 @@ impl Parser {
     }
 
     /// `--name`, `--name=value`, or a cluster of short options like `-vvs` or `-e143`.
-    fn split_option(&self, text: &str) -> Result<Vec<(Opt, Option<String>)>, Error> {
+    /// Each with the option as typed (`-e`, `--remap-exit`), for messages.
+    fn split_option(&self, text: &str) -> Result<Vec<(Opt, String, Option<String>)>, Error> {
         if let Some(long) = text.strip_prefix("--") {
             let (name, inline) = match long.split_once('=') {
                 Some((name, value)) => (name, Some(value.to_string())),
@@ -405,7 +434,7 @@ impl Parser {
             if inline.is_some() && !takes_value {
                 return Err(self.usage(format!("--{name} takes no value")));
             }
-            return Ok(alloc::vec![(*opt, inline)]);
+            return Ok(alloc::vec![(*opt, format!("--{name}"), inline)]);
         }
         let mut found = Vec::new();
         let cluster = &text[1..];
@@ -416,10 +445,14 @@ impl Parser {
             };
             if *takes_value {
                 let rest = &cluster[at + letter.len_utf8()..];
-                found.push((*opt, (!rest.is_empty()).then(|| rest.to_string())));
+                found.push((
+                    *opt,
+                    format!("-{letter}"),
+                    (!rest.is_empty()).then(|| rest.to_string()),
+                ));
                 break;
             }
-            found.push((*opt, None));
+            found.push((*opt, format!("-{letter}"), None));
         }
         Ok(found)
     }
@@ -464,8 +497,13 @@ impl Parser {
     /// A verbosity level: any decimal number, more than the highest level counting as it.
     fn level(&self, source: &str, value: &str) -> Result<u8, Error> {
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            // RINIT_VERBOSE counts -v's (level N+1); TINI_VERBOSITY is the level itself.
+            let highest = match source {
+                "RINIT_VERBOSE" => TRACE - 1,
+                _ => TRACE,
+            };
             return Err(self.usage(format!(
-                "{source}={value}: expected a number (past the highest level counts as it)"
+                "{source}={value}: expected a whole number from 0 to {highest} (more counts as {highest})"
             )));
         }
         let level = value.parse::<u64>().unwrap_or(u64::MAX);
@@ -516,8 +554,10 @@ impl Parser {
         })
     }
 
+    /// `--user`'s value; the spec keeps its source as written, for later messages
+    /// (`--user app`, `RINIT_USER=app`).
     fn user(&self, source: &str, value: &str) -> Result<crate::user::Spec, Error> {
-        crate::user::Spec::parse(value).ok_or_else(|| {
+        let mut spec = crate::user::Spec::parse(value).ok_or_else(|| {
             self.bad_value(
                 source,
                 value,
@@ -525,13 +565,23 @@ impl Parser {
                     "{source}: '{value}' is not USER[:GROUP] (names or numbers, e.g. app, 1000 or app:web)"
                 ),
             )
-        })
+        })?;
+        spec.text = match source.starts_with("--") {
+            true => format!("{source} {value}"),
+            false => format!("{source}={value}"),
+        };
+        Ok(spec)
     }
 
     fn finish(&mut self) -> Result<(), Error> {
         let settings = &mut self.settings;
         if settings.pause && !settings.command.is_empty() {
             return Err(self.usage("--pause runs no command; remove the command".to_string()));
+        }
+        if settings.pause && settings.user.is_some() {
+            return Err(self.usage(
+                "--pause runs no command, so --user (RINIT_USER) has nothing to run".to_string(),
+            ));
         }
         if !settings.pause && settings.command.is_empty() {
             let message = "no command given".into();
@@ -727,7 +777,9 @@ mod tests {
                 "unknown option --frobnicate",
             ),
             (&["rinit", "-e", "256", "true"], "'256' is not an exit code"),
-            (&["rinit", "-e"], "needs a value"),
+            (&["rinit", "-e"], "-e needs a value"),
+            (&["rinit", "--grace"], "--grace needs a value"),
+            (&["rinit", "-c", "-g", "true"], "contradict each other"),
             (
                 &["rinit", "-p", "TERMINATE", "true"],
                 "'TERMINATE' is not a signal",
@@ -799,7 +851,11 @@ mod tests {
     fn invalid_environment_values_are_errors() {
         for (name, value, expected) in [
             ("RINIT_VERBOSE", "lots", "RINIT_VERBOSE=lots"),
-            ("RINIT_PAUSE", "maybe", "RINIT_PAUSE=maybe: expected 1 or 0"),
+            (
+                "RINIT_PAUSE",
+                "maybe",
+                "RINIT_PAUSE=maybe: expected 1/0, true/false, yes/no or on/off",
+            ),
             ("RINIT_GRACE", "-1s", "'-1s' is not a duration"),
             (
                 "RINIT_STOP_TIMEOUT",
@@ -809,7 +865,16 @@ mod tests {
             ("RINIT_REWRITE", "TERM", "not SIGNAL:SIGNAL"),
             ("RINIT_PDEATHSIG", "0", "is not a signal"),
             ("TINI_VERBOSITY", "x", "TINI_VERBOSITY=x"),
-            ("RINIT_VERBOSE", "-1", "RINIT_VERBOSE=-1: expected a number"),
+            (
+                "RINIT_VERBOSE",
+                "yes",
+                "RINIT_VERBOSE=yes: expected a whole number from 0 to 3 (more counts as 3)",
+            ),
+            (
+                "TINI_VERBOSITY",
+                "-1",
+                "TINI_VERBOSITY=-1: expected a whole number from 0 to 4 (more counts as 4)",
+            ),
         ] {
             let (message, _) = usage_error(&["rinit", "true"], &[(name, value)]);
             assert!(message.contains(expected), "{name}={value}: {message}");

@@ -22,6 +22,8 @@ pub enum UsageKind {
     NoCommand,
     /// An option the name rinit was called under does not have (`-x`, `--frobnicate`).
     UnknownOption(String),
+    /// An option that takes a value came last, without one: as typed (`-e`, `--remap-exit`).
+    MissingValue(String),
     /// An option's value that does not parse: the option as written (`-p`) and the value.
     BadValue { option: String, value: String },
     /// Anything else (an environment variable, a conflict).
@@ -49,7 +51,8 @@ pub enum Error {
     },
     /// A setup syscall failed (`what` names it, e.g. "fork").
     Setup { what: &'static str, errno: Errno },
-    /// `--user` (as written) could not be looked up or switched to.
+    /// `--user` could not be looked up or switched to; `spec` as written, with its source
+    /// (`--user app`, `RINIT_USER=app`).
     User {
         spec: String,
         failure: crate::user::Failure,
@@ -96,7 +99,7 @@ impl fmt::Display for Error {
                 "fork: resource temporarily unavailable (process limit reached: pids cgroup or RLIMIT_NPROC)",
             ),
             Error::Setup { what, errno } => write!(f, "{what}: {errno}"),
-            Error::User { spec, failure } => write!(f, "--user {spec}: {failure}"),
+            Error::User { spec, failure } => write!(f, "{spec}: {failure}"),
         }
     }
 }

@@ -61,8 +61,8 @@ pub enum Action {
     /// The signal goes to nobody; `why` is for the log.
     Drop { received: i32, why: &'static str },
     /// `signal`, then SIGCONT (so a stopped process can act on it), to every process left;
-    /// with `spare_group`, not to the command's process group, which the forwarded stop
-    /// already reached (a second SIGTERM reads as "quit now" to many programs).
+    /// with `spare_group`, the command's process group, which the forwarded SIGTERM already
+    /// reached, gets SIGCONT alone (a second SIGTERM reads as "quit now" to many programs).
     Terminate { signal: i32, spare_group: bool },
     /// SIGKILL to every process left, the command included; `why`: which deadline ended.
     Kill { why: &'static str },
@@ -288,8 +288,9 @@ impl Machine {
         {
             actions.push(Action::StopSelf);
         }
-        self.stop_reached_group |=
-            matches!(signal, libc::SIGTERM | libc::SIGINT) && settings.forwards_to_group();
+        // Only SIGTERM spares the group later: a shell starts its background jobs with SIGINT
+        // ignored, so a forwarded SIGINT may have reached nobody but the command.
+        self.stop_reached_group |= signal == libc::SIGTERM && settings.forwards_to_group();
     }
 
     /// The command has exited (or pause mode was told to stop).

@@ -71,8 +71,9 @@ impl Rest {
         }
     }
 
-    /// Sends each of `signals`, in order, to everyone left but the members of process group
-    /// `spare` (the command's group, which the forwarded stop already reached).
+    /// Sends each of `signals`, in order, to everyone left; the members of process group
+    /// `spare` (the command's group, which the forwarded SIGTERM already reached) get only the
+    /// last of them, SIGCONT, so that a stopped one can act on the SIGTERM it holds.
     /// `command_running`: the command is still unreaped (its pid cannot have been reused);
     /// `children_left`: waitpid saw a child still running. Returns the pids reached, for the
     /// log.
@@ -85,6 +86,7 @@ impl Rest {
         children_left: bool,
     ) -> Vec<i32> {
         let send_all = |target: i32| each(signals, |s| signals::send(target, s).is_ok());
+        let wake = |target: i32| signals::send(target, libc::SIGCONT).is_ok();
         if self.scope == Scope::Namespace {
             if !anyone_else() {
                 return Vec::new();
@@ -116,11 +118,15 @@ impl Rest {
                 send_all(-1);
                 return live.iter().map(|p| p.pid).collect();
             };
-            return live
-                .iter()
-                .filter(|p| p.group != group && send_all(p.pid))
-                .map(|p| p.pid)
-                .collect();
+            let mut reached = Vec::new();
+            for p in &live {
+                match p.group == group {
+                    true => _ = wake(p.pid),
+                    false if send_all(p.pid) => reached.push(p.pid),
+                    false => {}
+                }
+            }
+            return reached;
         }
         // With no child left, a subreaper has no descendant left: nothing to look for.
         if !children_left {
@@ -135,7 +141,9 @@ impl Rest {
                 reached.push(command);
             }
             // The group's id stays reserved while any member is left.
-            if self.own_group && spare != Some(command) && send_all(-command) {
+            if self.own_group && spare == Some(command) {
+                _ = wake(-command);
+            } else if self.own_group && send_all(-command) {
                 reached.push(-command);
             }
         }
@@ -180,6 +188,9 @@ impl Rest {
             .collect();
         if draining {
             self.tell_arrivals(settings, &live);
+            // Nothing tells an init that a process entered its namespace (setns sends no
+            // signal): while draining, look again every RECHECK.
+            self.recheck = true;
         }
         if children_left {
             return true;
@@ -293,9 +304,11 @@ impl Rest {
         };
         let mut reached = Vec::new();
         for p in table.iter().filter(|p| found.contains(&p.pid)) {
-            if spare == Some(p.group) {
-                continue;
-            }
+            let spared = spare == Some(p.group);
+            let signals = match spared {
+                true => &[libc::SIGCONT][..],
+                false => signals,
+            };
             let sent = match sys::pidfd_open(p.pid) {
                 Ok(pidfd) => {
                     self.say_pidfds(settings, Ok(()));
@@ -310,7 +323,7 @@ impl Rest {
                     still_ours(p.pid) && each(signals, |s| signals::send(p.pid, s).is_ok())
                 }
             };
-            if sent {
+            if sent && !spared {
                 reached.push(p.pid);
             }
         }

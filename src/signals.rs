@@ -8,20 +8,37 @@ use alloc::string::{String, ToString};
 use core::time::Duration;
 use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// The kernel's own signal set (bit N-1 is signal N), as `rt_sigprocmask` takes it. Used instead of
-/// libc's sigset_t because musl's sigfillset leaves out signals 32-34, which glibc programs call
-/// SIGRTMIN and which would otherwise kill a rinit that is not PID 1.
+/// The kernel's own signal set, as `rt_sigprocmask` and `signalfd` take it: an array of
+/// `unsigned long` words, bit (N-1) % bits of word (N-1) / bits for signal N, which is the same
+/// layout on every byte order. Used instead of libc's sigset_t because musl's sigfillset leaves
+/// out signals 32-34, which glibc programs call SIGRTMIN and which would otherwise kill a rinit
+/// that is not PID 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mask(u64);
+pub struct Mask([libc::c_ulong; WORDS]);
 
-/// The size of the kernel's sigset_t on Linux.
-const KERNEL_SET_BYTES: usize = 8;
+/// How many signals the kernel has: 64, or 128 on MIPS.
+pub const NSIG: usize = if cfg!(any(target_arch = "mips", target_arch = "mips64")) {
+    128
+} else {
+    64
+};
+const WORD_BITS: usize = libc::c_ulong::BITS as usize;
+const WORDS: usize = NSIG / WORD_BITS;
+/// The size of the kernel's sigset_t, which its signal calls insist on.
+const KERNEL_SET_BYTES: usize = NSIG / 8;
 
 impl Mask {
-    pub const NONE: Mask = Mask(0);
+    pub const NONE: Mask = Mask([0; WORDS]);
 
     pub fn of(signals: &[i32]) -> Self {
-        Mask(signals.iter().fold(0, |bits, s| bits | 1 << (s - 1)))
+        let mut mask = Mask::NONE;
+        for signal in signals {
+            if (1..=NSIG as i32).contains(signal) {
+                let bit = *signal as usize - 1;
+                mask.0[bit / WORD_BITS] |= 1 << (bit % WORD_BITS);
+            }
+        }
+        mask
     }
 
     /// Every signal: what rinit blocks and waits for. SIGKILL and SIGSTOP cannot be blocked
@@ -30,15 +47,19 @@ impl Mask {
     /// forces for a fault. So the fault signals that reach the wait were sent by a process, and
     /// are forwarded like any other.
     pub fn all() -> Self {
-        Mask(u64::MAX)
+        Mask([libc::c_ulong::MAX; WORDS])
     }
 
     pub fn contains(self, signal: i32) -> bool {
-        (1..=64).contains(&signal) && self.0 & 1 << (signal - 1) != 0
+        !self.without(signal).eq(&self)
     }
 
-    pub fn without(self, signal: i32) -> Self {
-        Mask(self.0 & !Mask::of(&[signal]).0)
+    pub fn without(mut self, signal: i32) -> Self {
+        let other = Mask::of(&[signal]);
+        for (word, remove) in self.0.iter_mut().zip(other.0) {
+            *word &= !remove;
+        }
+        self
     }
 }
 
@@ -86,18 +107,18 @@ pub fn hand_back(inherited: &Inherited) {
 
 /// Replaces the blocked-signal mask; returns the previous one.
 pub fn set_mask(mask: Mask) -> Result<Mask, Errno> {
-    let mut old = 0u64;
-    // SAFETY: both pointers reference live u64s, the kernel's sigset size on Linux.
+    let mut old = Mask::NONE;
+    // SAFETY: both pointers reference live kernel sigsets of KERNEL_SET_BYTES.
     let done = unsafe {
         libc::syscall(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
-            &mask.0 as *const u64,
-            &mut old as *mut u64,
+            mask.0.as_ptr(),
+            old.0.as_mut_ptr(),
             KERNEL_SET_BYTES,
         )
     };
-    Errno::result(done).map(|_| Mask(old))
+    Errno::result(done).map(|_| old)
 }
 
 /// Sleeps until a signal of `set` arrives, or until `timeout` passes, then `None`. rinit itself
@@ -117,7 +138,7 @@ pub fn wait(set: Mask, timeout: Option<Duration>) -> Option<i32> {
         let received = unsafe {
             libc::syscall(
                 libc::SYS_rt_sigtimedwait,
-                &set.0 as *const u64,
+                set.0.as_ptr(),
                 core::ptr::null_mut::<libc::siginfo_t>(),
                 spec_ptr,
                 KERNEL_SET_BYTES,
@@ -169,12 +190,13 @@ pub struct Listener(OwnedFd);
 
 impl Listener {
     pub fn open(set: Mask) -> Result<Self, Error> {
-        // SAFETY: `set` is a live u64, the kernel's sigset size; -1 asks for a new descriptor.
+        // SAFETY: `set` is a live kernel sigset of KERNEL_SET_BYTES; -1 asks for a new
+        // descriptor.
         let fd = unsafe {
             libc::syscall(
                 libc::SYS_signalfd4,
                 -1,
-                &set.0 as *const u64,
+                set.0.as_ptr(),
                 KERNEL_SET_BYTES,
                 libc::SFD_CLOEXEC,
             )
@@ -227,7 +249,7 @@ pub fn on_parent_death(signal: i32) -> Result<(), Error> {
     })
 }
 
-const NAMES: [(&str, i32); 34] = [
+const NAMES: &[(&str, i32)] = &[
     ("HUP", libc::SIGHUP),
     ("INT", libc::SIGINT),
     ("QUIT", libc::SIGQUIT),
@@ -244,7 +266,11 @@ const NAMES: [(&str, i32); 34] = [
     ("PIPE", libc::SIGPIPE),
     ("ALRM", libc::SIGALRM),
     ("TERM", libc::SIGTERM),
+    // Not on MIPS, which has SIGEMT in its place (and numbers most signals its own way).
+    #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
     ("STKFLT", libc::SIGSTKFLT),
+    #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
+    ("EMT", libc::SIGEMT),
     ("CHLD", libc::SIGCHLD),
     ("CLD", libc::SIGCHLD),
     ("CONT", libc::SIGCONT),
@@ -268,8 +294,9 @@ const NAMES: [(&str, i32); 34] = [
 /// glibc's own). Fixed, so that `RTMIN+3` means the same whichever libc rinit was built with
 /// (musl would say 35).
 pub const RTMIN: i32 = 34;
-/// The highest signal number.
-pub const RTMAX: i32 = 64;
+/// The highest signal number a program can use: 64, or 127 on MIPS (whose 128th cannot be
+/// told apart in a wait status).
+pub const RTMAX: i32 = if NSIG == 128 { 127 } else { 64 };
 
 /// Parses `TERM`, `SIGTERM`, `sigterm`, `15`, `RTMIN`, `RTMIN+3`, `SIGRTMAX-1`.
 pub fn parse(text: &str) -> Option<i32> {
@@ -347,8 +374,13 @@ mod tests {
     fn masks_are_kernel_bit_sets() {
         let mask = Mask::all();
         assert!(mask.contains(libc::SIGTERM) && mask.contains(33) && mask.contains(64));
-        assert!(mask.contains(libc::SIGSEGV) && !mask.contains(0) && !mask.contains(65));
-        assert_eq!(Mask::of(&[1, 64]), Mask(1 | 1 << 63));
+        assert!(mask.contains(libc::SIGSEGV) && !mask.contains(0));
+        assert!(!mask.contains(NSIG as i32 + 1));
+        let mut words = [0; WORDS];
+        words[0] = 1;
+        words[63 / WORD_BITS] |= 1 << (63 % WORD_BITS);
+        assert_eq!(Mask::of(&[1, 64]), Mask(words));
+        assert_eq!(Mask::of(&[1, 64]).without(1).without(64), Mask::NONE);
     }
 
     #[test]

@@ -214,14 +214,20 @@ pub fn let_go(keep: BorrowedFd) {
     }
 }
 
-/// Whether rinit's own process group is, as far as rinit can tell, the foreground group of the
-/// terminal on descriptor 0. Read as plain numbers through libc: both are 0 when the group lives
-/// outside rinit's PID namespace (rinit as PID 1 under `unshare --pid` from a shell), which
-/// rustix's `Pid` cannot hold. Two zeros may be two different groups, so they are no answer.
+/// Whether rinit's own process group is the foreground group of the terminal on descriptor 0.
+/// Read as plain numbers through libc: both are 0 when the group lives outside rinit's PID
+/// namespace (rinit as PID 1 under `unshare --pid` from a shell), which rustix's `Pid` cannot
+/// hold, and two zeros may be two different groups. Then the terminal itself answers: a read
+/// from a background group fails with EIO while SIGTTIN is blocked (rinit blocks every
+/// signal), and one of zero bytes from the foreground returns 0 and consumes nothing.
 fn in_foreground() -> bool {
     // SAFETY: tcgetpgrp and getpgrp take no pointers; tcgetpgrp fails (-1) without a terminal.
     let (foreground, own) = unsafe { (libc::tcgetpgrp(0), libc::getpgrp()) };
-    foreground > 0 && foreground == own
+    if foreground != 0 || own != 0 {
+        return foreground > 0 && foreground == own;
+    }
+    let mut nothing = [0u8; 0];
+    rustix::io::read(terminal(), &mut nothing) == Ok(0)
 }
 
 /// Descriptor 0, the terminal when there is one.

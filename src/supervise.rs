@@ -141,12 +141,18 @@ impl<'a> Supervisor<'a> {
                 }
             }
             Action::Drop { received, why } => voice::say(settings, Note::Dropped { received, why }),
-            Action::Hold { received, delay } => say!(
-                settings,
-                INFO,
-                "holding {} for {delay:?} (--stop-delay): the command keeps running",
-                signals::name(received)
-            ),
+            Action::Hold { received, delay } => {
+                let until = match delay {
+                    core::time::Duration::MAX => "until a second one or the command's exit".into(),
+                    delay => alloc::format!("for {delay:?}"),
+                };
+                say!(
+                    settings,
+                    INFO,
+                    "holding {} {until} (--stop-delay): the command keeps running",
+                    signals::name(received)
+                )
+            }
             Action::Terminate {
                 signal,
                 spare_group,

@@ -31,7 +31,7 @@ pub enum Name {
     Named(Vec<u8>),
 }
 
-/// `--user`'s value: as written (for messages), and parsed.
+/// `--user`'s value: as written, with its source (for messages), and parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     pub text: String,
@@ -386,27 +386,38 @@ pub fn switch(credentials: &Credentials) -> Result<(), (Step, Errno)> {
         0 => Ok(()),
         _ => Err((step, Errno::last())),
     };
-    // SAFETY: setgroups reads `groups.len()` ids from a live vector built before fork.
-    step(Step::Groups, unsafe {
-        libc::setgroups(credentials.groups.len(), credentials.groups.as_ptr())
-    })?;
     let (uid, gid) = (credentials.uid, credentials.gid);
-    // SAFETY: setresgid and setresuid take plain ids.
-    step(Step::Group, unsafe { libc::setresgid(gid, gid, gid) })?;
-    // SAFETY: as above.
-    step(Step::User, unsafe { libc::setresuid(uid, uid, uid) })?;
-    let (mut r, mut e, mut s) = (0, 0, 0);
-    // SAFETY: getresuid and getresgid write three ids into live locals.
-    let users = unsafe { libc::getresuid(&mut r, &mut e, &mut s) } == 0 && [r, e, s] == [uid; 3];
-    // SAFETY: as above.
-    let groups = unsafe { libc::getresgid(&mut r, &mut e, &mut s) } == 0 && [r, e, s] == [gid; 3];
-    if !users || !groups {
-        return Err((Step::Check, Errno(libc::EPERM)));
+    let target =
+        |uids, gids| ids(libc::getresuid) == Some(uids) && ids(libc::getresgid) == Some(gids);
+    // Not root, and already that user and group: there is nothing to switch (and only root may
+    // set groups).
+    if uid == 0 || !target([uid; 3], [gid; 3]) {
+        // SAFETY: setgroups reads `groups.len()` ids from a live vector built before fork.
+        step(Step::Groups, unsafe {
+            libc::setgroups(credentials.groups.len(), credentials.groups.as_ptr())
+        })?;
+        // SAFETY: setresgid and setresuid take plain ids.
+        step(Step::Group, unsafe { libc::setresgid(gid, gid, gid) })?;
+        // SAFETY: as above.
+        step(Step::User, unsafe { libc::setresuid(uid, uid, uid) })?;
+        if !target([uid; 3], [gid; 3]) {
+            return Err((Step::Check, Errno(libc::EPERM)));
+        }
     }
     if uid != 0 {
         drop_capabilities().map_err(|errno| (Step::Capabilities, errno))?;
     }
     Ok(())
+}
+
+/// The real, effective and saved ids, as `getresuid` or `getresgid` reads them.
+fn ids(
+    read: unsafe extern "C" fn(*mut u32, *mut u32, *mut u32) -> libc::c_int,
+) -> Option<[u32; 3]> {
+    let (mut real, mut effective, mut saved) = (0, 0, 0);
+    // SAFETY: getresuid and getresgid write three ids into live locals.
+    let done = unsafe { read(&mut real, &mut effective, &mut saved) };
+    (done == 0).then_some([real, effective, saved])
 }
 
 /// The kernel clears a process's capabilities when its uids all leave 0, unless an inherited

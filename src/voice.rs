@@ -203,8 +203,8 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
 
         (Rinit, Note::Reaped { pid, status, main }) => match (main, settings.warn_on_reap) {
             (true, _) => (INFO, format!("child {pid} exited: {}", outcome(status))),
-            // tini's words, for scripts that grep for them.
-            (false, true) => (WARN, format!("Reaped zombie process with pid={pid}")),
+            // -w: the same words, at the warning level that shows by default.
+            (false, true) => (WARN, format!("reaped process {pid}: {}", outcome(status))),
             (false, false) => (INFO, format!("reaped process {pid}: {}", outcome(status))),
         },
         (Tini, Note::Reaped { pid, status, main }) => match (main, status.terminating_signal()) {
@@ -310,13 +310,17 @@ pub fn fail(personality: Personality, error: &Error) {
                 log::verbatim("Usage: rinit [OPTIONS] [--] COMMAND [ARG...]");
                 line(ERROR, "no command given (see 'rinit --help')");
             }
+            // The program name is the caller's: escaped like every value, never raw.
             Tini => {
-                log::verbatim(&tini_usage(program));
-                log::verbatim(&format!("Run '{} -h' for the options.", basename(program)));
+                log::line_raw(format_args!("{}", tini_usage(program)));
+                log::line_raw(format_args!(
+                    "Run '{} -h' for the options.",
+                    basename(program)
+                ));
             }
             DumbInit => {
-                log::verbatim(&format!("Usage: {program} [option] program [args]"));
-                log::verbatim(&format!("Try {program} --help for full usage."));
+                log::line_raw(format_args!("Usage: {program} [option] program [args]"));
+                log::line_raw(format_args!("Try {program} --help for full usage."));
             }
             Catatonit => {
                 line(ERROR, "missing program name");
@@ -341,11 +345,25 @@ pub fn fail(personality: Personality, error: &Error) {
                 ),
             };
             log::line_raw(format_args!("{getopt}"));
-            match personality {
-                Tini => log::verbatim(&tini_usage(program)),
-                Catatonit => log::verbatim(CATATONIT_USAGE),
-                _ => {}
-            }
+            peer_usage(personality, program);
+        }
+        (
+            _,
+            Error::Usage {
+                kind: UsageKind::MissingValue(option),
+                program,
+                ..
+            },
+        ) => {
+            let getopt = match option.strip_prefix("--") {
+                Some(_) => format!("{program}: option '{option}' requires an argument"),
+                None => format!(
+                    "{program}: option requires an argument -- '{}'",
+                    option.trim_start_matches('-')
+                ),
+            };
+            log::line_raw(format_args!("{getopt}"));
+            peer_usage(personality, program);
         }
         (
             Tini,
@@ -393,6 +411,15 @@ pub fn fail(personality: Personality, error: &Error) {
         }
         // No peer has --user: rinit's own words under every name.
         (_, Error::User { .. }) => line(ERROR, &format!("{error}")),
+    }
+}
+
+/// The usage line a peer prints after getopt's complaint, under the name it was called as.
+fn peer_usage(personality: Personality, program: &str) {
+    match personality {
+        Personality::Tini => log::line_raw(format_args!("{}", tini_usage(program))),
+        Personality::Catatonit => log::verbatim(CATATONIT_USAGE),
+        _ => {}
     }
 }
 

@@ -356,7 +356,7 @@ fn podman_builds_the_example_image_and_stop_lets_the_worker_save() {
 }
 
 #[test]
-fn podman_init_path_makes_rinit_pid_1_and_stop_is_fast() {
+fn podman_init_path_runs_rinit_with_its_own_defaults_and_the_worker_saves() {
     if skip_under_qemu(
         "as PID 1 under qemu-user, /proc/1/exe is qemu itself, so `--version` prints qemu's",
     ) {
@@ -364,7 +364,11 @@ fn podman_init_path_makes_rinit_pid_1_and_stop_is_fast() {
     }
     let image = Image::build();
     let init = rinit().display().to_string();
+    // A background worker too: podman runs the init as /run/podman-init, so rinit keeps its
+    // own defaults (the group hears SIGTERM, the processes left get their chance); under
+    // tini's (docker-init) the worker would die with the init.
     let script = "echo pid1=$(/proc/1/exe --version); \
+                  (trap 'echo bg: saved; exit 0' TERM; while :; do /bin/busybox sleep 1; done) & \
                   trap 'echo saved; exit 0' TERM; \
                   while :; do /bin/busybox sleep 1; done";
     let container = Podman::run(
@@ -380,5 +384,7 @@ fn podman_init_path_makes_rinit_pid_1_and_stop_is_fast() {
     );
     let took = container.stop();
     assert!(took < Duration::from_secs(5), "podman stop took {took:?}");
-    assert!(container.logs().contains("saved"), "{}", container.logs());
+    let logs = container.logs();
+    assert!(logs.contains("\nsaved"), "{logs}");
+    assert!(logs.contains("bg: saved"), "the background worker: {logs}");
 }

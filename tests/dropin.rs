@@ -418,6 +418,24 @@ fn as_pid_1_of_a_new_namespace_in_the_background_rinit_leaves_the_terminal_alone
 }
 
 #[test]
+fn as_pid_1_of_a_new_namespace_in_the_foreground_rinit_gives_the_command_the_terminal() {
+    // `unshare --pid --fork --mount-proc rinit cmd` typed at a shell: both groups read as 0
+    // again, but rinit is in the foreground, which the terminal itself tells it; the command
+    // must get the terminal, or it would stop on its first read.
+    let mut pty = Pty::spawn(namespace_command(
+        &rinit().display().to_string(),
+        &["--", &testkit(), "show"],
+    ));
+    assert_eq!(pty.finish(Duration::from_secs(20)), 0, "{}", pty.screen());
+    let child = shown(&pty.screen());
+    assert_eq!(
+        (&child["pgid"], &child["fg"]),
+        (&child["pid"], &child["pid"]),
+        "{child:?}"
+    );
+}
+
+#[test]
 fn execvp_edge_cases() {
     let scratch = Scratch::new("execvp");
     // A script without "#!" runs through /bin/sh.

@@ -1,7 +1,8 @@
 //! scripts/release, checked on its output: two checkouts of the same commit in different
-//! directories give the same bytes, every checksum verifies, each binary is a static
-//! executable for its architecture, each .deb installs /usr/bin/rinit for its architecture,
-//! and the multi-arch image's arm64 variant runs under podman with qemu-user.
+//! directories give the same bytes, every checksum verifies, each of the ten binaries is a
+//! static executable for its architecture, each .deb installs /usr/bin/rinit for its
+//! architecture with every folder 0755, and the multi-arch image's arm64, arm/v7 and s390x
+//! variants run under podman with qemu-user.
 
 mod common;
 
@@ -38,29 +39,32 @@ fn release_from_a_checkout(dir: &Scratch) -> std::path::PathBuf {
 }
 
 /// The ELF machine of an executable, and whether it asks for a program interpreter (dynamic).
+/// Read in the file's own byte order: s390x is big-endian.
 fn elf(path: &Path) -> (u16, bool) {
     let bytes = fs::read(path).unwrap();
     assert_eq!(&bytes[..4], b"\x7fELF", "{path:?}");
     let wide = bytes[4] == 2;
-    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
-    let word_at = |at: usize| match wide {
-        true => u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize,
-        false => u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize,
+    let big = bytes[5] == 2;
+    let number = |at: usize, size: usize| {
+        let field = &bytes[at..at + size];
+        let fold = |n: u64, b: &u8| n << 8 | u64::from(*b);
+        match big {
+            true => field.iter().fold(0, fold),
+            false => field.iter().rev().fold(0, fold),
+        }
     };
+    let word = if wide { 8 } else { 4 };
     let (phoff, phentsize, phnum) = match wide {
-        true => (word_at(0x20), u16_at(0x36), u16_at(0x38)),
-        false => (word_at(0x1c), u16_at(0x2a), u16_at(0x2c)),
+        true => (number(0x20, word), number(0x36, 2), number(0x38, 2)),
+        false => (number(0x1c, word), number(0x2a, 2), number(0x2c, 2)),
     };
-    const PT_INTERP: u32 = 3;
-    let dynamic = (0..phnum).any(|i| {
-        let at = phoff + i * phentsize;
-        u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) == PT_INTERP
-    });
-    (u16_at(0x12) as u16, dynamic)
+    const PT_INTERP: u64 = 3;
+    let dynamic = (0..phnum).any(|i| number((phoff + i * phentsize) as usize, 4) == PT_INTERP);
+    (number(0x12, 2) as u16, dynamic)
 }
 
 #[test]
-fn a_release_is_reproducible_verified_static_per_architecture_and_its_arm64_image_runs() {
+fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run() {
     if target() != MUSL {
         eprintln!("the release script is tested once, in the run against the x86_64 binary");
         return;
@@ -85,11 +89,18 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_arm64_imag
     }
 
     let version = env!("CARGO_PKG_VERSION");
-    // (uname -m, Docker's name, Debian's, ELF machine)
+    // (uname -m, Docker's name, Debian's, ELF machine): every line of scripts/targets.
     for (arch, docker, debian, machine) in [
-        ("x86_64", "amd64", "amd64", 62),
-        ("aarch64", "arm64", "arm64", 183),
-        ("i686", "386", "i386", 3),
+        ("x86_64", "amd64", Some("amd64"), 62),
+        ("i686", "386", Some("i386"), 3),
+        ("aarch64", "arm64", Some("arm64"), 183),
+        ("armv7l", "armv7", Some("armhf"), 40),
+        ("armv6l", "armv6", None, 40),
+        ("armv5tel", "armv5", Some("armel"), 40),
+        ("ppc64le", "ppc64le", Some("ppc64el"), 21),
+        ("s390x", "s390x", Some("s390x"), 22),
+        ("riscv64", "riscv64", Some("riscv64"), 243),
+        ("mips64", "mips64le", Some("mips64el"), 8),
     ] {
         let binary = first.join(format!("rinit-{version}-{arch}"));
         assert_eq!(
@@ -101,6 +112,7 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_arm64_imag
             fs::read(&binary).unwrap(),
             fs::read(first.join(format!("rinit-{docker}"))).unwrap()
         );
+        let Some(debian) = debian else { continue };
         let deb = format!("rinit_{version}_{debian}.deb");
         let info = run("dpkg-deb", &["--field", &deb, "Architecture"], &first);
         assert_eq!(String::from_utf8_lossy(&info.stdout).trim(), debian);
@@ -111,21 +123,39 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_arm64_imag
             listing.contains("./usr/share/doc/rinit/help.txt"),
             "{listing}"
         );
+        // Every folder, the root included, is readable by all: `dpkg-deb -x x.deb /` in an
+        // image must not leave / closed to other users.
+        for line in listing.lines().filter(|l| l.starts_with('d')) {
+            assert!(line.starts_with("drwxr-xr-x "), "{deb}: {line}");
+        }
     }
 
-    // The arm64 variant of the image, under podman with qemu-user: /rinit is the aarch64 one.
+    // Variants of the image under podman with qemu-user: each /rinit is its platform's
+    // (arm64, 32-bit ARM with a variant, and big-endian s390x).
+    for (platform, architecture) in [
+        ("linux/arm64", "arm64"),
+        ("linux/arm/v7", "arm"),
+        ("linux/s390x", "s390x"),
+    ] {
+        run_image_variant(&first, version, platform, architecture);
+    }
+}
+
+/// Pulls `platform`'s variant of the release's image, checks its architecture and runs its
+/// /rinit --version.
+fn run_image_variant(dist: &Path, version: &str, platform: &str, architecture: &str) {
     let image = format!(
         "oci-archive:{}:localhost/rinit:{version}",
-        first.join(format!("rinit-{version}-image.tar")).display()
+        dist.join(format!("rinit-{version}-image.tar")).display()
     );
     let pulled = run(
         "podman",
-        &["pull", "--quiet", "--platform", "linux/arm64", &image],
-        &first,
+        &["pull", "--quiet", "--platform", platform, &image],
+        dist,
     );
     let id = String::from_utf8_lossy(&pulled.stdout).trim().to_string();
     let out = Command::new("podman")
-        .args(["run", "--rm", "--network=none", "--platform", "linux/arm64"])
+        .args(["run", "--rm", "--network=none", "--platform", platform])
         .args([
             "--ulimit",
             "nofile=1024:1024",
@@ -145,8 +175,12 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_arm64_imag
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.starts_with("rinit version "),
-        "{stdout}{}",
+        "{platform}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&arch.stdout).trim(), "arm64");
+    assert_eq!(
+        String::from_utf8_lossy(&arch.stdout).trim(),
+        architecture,
+        "{platform}"
+    );
 }

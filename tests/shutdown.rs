@@ -828,12 +828,13 @@ fn an_invalid_stop_option_is_a_usage_error() {
 }
 
 #[test]
-fn a_process_entered_while_draining_gets_sigterm_once() {
+fn a_process_entered_while_draining_gets_sigterm_once_and_promptly() {
     let scratch = Scratch::new("arrival");
     let saver = saver(&scratch);
     let (first, arrival) = (scratch.path("first"), scratch.path("arrival"));
-    let script = background_worker("", &first, "1500");
-    let ns = Namespace::rinit(&["-v", "--grace", "4s", "sh", "-c", &script]);
+    // A setsid'd worker that takes 4 s to save keeps rinit draining, with nothing to wake it.
+    let script = background_worker("setsid", &first, "4000");
+    let ns = Namespace::rinit(&["-v", "--grace", "6s", "sh", "-c", &script]);
     let stderr = ns.path("stderr");
     let draining = eventually(Duration::from_secs(10), || {
         std::fs::read_to_string(&stderr)
@@ -849,6 +850,13 @@ fn a_process_entered_while_draining_gets_sigterm_once() {
         .spawn()
         .expect("nsenter");
     scratch.wait_for("arrival", "started");
+    let told = eventually(Duration::from_millis(2000), || {
+        scratch.read("arrival").contains("term")
+    });
+    assert!(
+        told,
+        "not told within 2 s, while the first worker still saves"
+    );
     let out = ns.finish(Duration::from_secs(20));
     let _ = wait_or_stop(&mut entered, Duration::from_secs(10), |c| {
         let _ = c.kill();
@@ -867,4 +875,46 @@ fn a_process_entered_while_draining_gets_sigterm_once() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn after_a_sigint_the_background_jobs_still_get_sigterm() {
+    // A shell starts its background jobs with SIGINT ignored: the forwarded SIGINT reaches only
+    // the shell, so the jobs must get SIGTERM when it exits.
+    let scratch = Scratch::new("sigint");
+    let ready = scratch.path("ready");
+    let script = format!("sleep 100 & echo ready > {ready}; wait");
+    let ns = Namespace::rinit(&["-v", "sh", "-c", &script]);
+    scratch.wait_for("ready", "ready");
+    let start = Instant::now();
+    ns.signal(libc::SIGINT);
+    let out = ns.finish(Duration::from_secs(20));
+    assert_eq!(out.code, 128 + libc::SIGINT, "{out:?}");
+    assert!(start.elapsed() < Duration::from_secs(5), "the job was left");
+    assert!(
+        out.stderr.contains("sent SIGTERM to the processes left: ["),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_stopped_process_in_the_spared_group_gets_sigcont_to_act_on_its_sigterm() {
+    let scratch = Scratch::new("stopped");
+    let (pid, log) = (scratch.path("pid"), scratch.path("log"));
+    // A worker in the command's group, stopped before the stop: the forwarded SIGTERM waits in
+    // it until a SIGCONT lets it run its handler.
+    let script = format!(
+        "sh -c 'trap \"echo handled >> {log}; exit 0\" TERM; echo $$ > {pid}; while :; do sleep 0.1; done' & \
+         until [ -s {pid} ]; do sleep 0.01; done; kill -STOP $(cat {pid}); echo stopped >> {log}; \
+         exec {kit} worker {log}.server 0",
+        kit = testkit()
+    );
+    let ns = Namespace::rinit(&["-v", "sh", "-c", &script]);
+    scratch.wait_for("log.server", "started");
+    scratch.wait_for("log", "stopped");
+    ns.signal(libc::SIGTERM);
+    let out = ns.finish(Duration::from_secs(20));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(scratch.read("log"), "stopped\nhandled\n", "{}", out.stderr);
 }

@@ -326,3 +326,40 @@ fn capabilities_are_dropped_even_where_a_securebit_would_keep_them() {
         assert_eq!(shown[caps], "0000000000000000", "{caps}: {shown:?}");
     }
 }
+
+#[test]
+fn rinit_user_errors_name_the_variable_and_pause_mode_refuses_a_user() {
+    let scratch = Scratch::new("user-env");
+    let out = with_files(
+        &scratch,
+        PASSWD,
+        GROUP,
+        &["--", "true"],
+        &[("RINIT_USER", "ghost")],
+    )
+    .finish(Duration::from_secs(20));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "rinit: RINIT_USER=ghost: no user 'ghost' in /etc/passwd\n"
+    );
+    let out = with_files(&scratch, PASSWD, GROUP, &["-P", "--user", "app"], &[])
+        .finish(Duration::from_secs(20));
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "rinit: --pause runs no command, so --user (RINIT_USER) has nothing to run (see 'rinit --help')\n"
+    );
+}
+
+#[test]
+fn a_rinit_that_is_already_the_user_runs_the_command_as_it() {
+    let script = format!(
+        "exec setpriv --reuid=4242 --regid=4242 --clear-groups {} --user 4242:4242 -- {} show",
+        rinit().display(),
+        testkit()
+    );
+    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(shown(&out.stdout)["uid"], "4242,4242,4242,4242");
+}

@@ -60,6 +60,27 @@ fn build(args: &[&str]) {
     );
 }
 
+/// Whether `target` is one of the architectures scripts/targets builds with zig (its standard
+/// library is not shipped by rustup here): built by scripts/build-cross, tested under qemu-user.
+pub fn cross_built(target: &str) -> bool {
+    include_str!("../../scripts/targets")
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .any(|fields| fields.first() == Some(&target) && fields.last() == Some(&"zig"))
+}
+
+fn build_cross(target: &str) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(root.join("scripts/build-cross"))
+        .arg(target)
+        .current_dir(&root)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run scripts/build-cross");
+    assert!(status.success(), "scripts/build-cross {target} failed");
+}
+
 /// Builds (once per test process) the static rinit for the target under test and the native
 /// static helpers; returns the folder of each.
 fn bin_dirs() -> &'static (PathBuf, PathBuf) {
@@ -73,7 +94,9 @@ fn bin_dirs() -> &'static (PathBuf, PathBuf) {
         };
         build(&["--workspace", "--target", MUSL]);
         let target = target();
-        if target != MUSL {
+        if cross_built(&target) {
+            build_cross(&target);
+        } else if target != MUSL {
             build(&["-p", "rinit", "--target", &target]);
         }
         (release(&target), release(MUSL))
