@@ -9,144 +9,14 @@
 
 mod common;
 
+use common::engine::Engine;
 use common::*;
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const DOCKER: &str = "/usr/bin/docker";
-const DOCKERD: &str = "/usr/sbin/dockerd";
 const BUSYBOX: &str = "/bin/busybox";
-
-/// A private dockerd, stopped and removed when dropped.
-struct Engine {
-    dir: Scratch,
-    daemon: Child,
-    socket: String,
-    /// Containers and images made here, removed before the engine stops.
-    made: Mutex<Vec<(&'static str, String)>>,
-}
-
-impl Engine {
-    fn start() -> Self {
-        let dir = Scratch::new("docker");
-        let socket = format!("unix://{}", dir.path("sock"));
-        let daemon = Command::new(DOCKERD)
-            .args([
-                "--data-root",
-                &dir.path("root"),
-                "--exec-root",
-                &dir.path("exec"),
-                "--pidfile",
-                &dir.path("pid"),
-                "-H",
-                &socket,
-                "--storage-driver",
-                "vfs",
-                "--iptables=false",
-                "--ip-masq=false",
-                "--bridge=none",
-                "--init-path",
-                &rinit().display().to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(dir.path("log")).unwrap())
-            .stderr(fs::File::create(dir.path("log.err")).unwrap())
-            .spawn()
-            .expect("dockerd (Debian's docker.io) is required for the Docker tests");
-        let engine = Engine {
-            dir,
-            daemon,
-            socket,
-            made: Mutex::new(Vec::new()),
-        };
-        let up = eventually(Duration::from_secs(60), || {
-            engine.output(&["info"]).status.success()
-        });
-        assert!(up, "dockerd did not start: {}", engine.dir.read("log.err"));
-        engine
-    }
-
-    fn output(&self, args: &[&str]) -> Output {
-        Command::new(DOCKER)
-            .args(["-H", &self.socket])
-            .args(args)
-            .env("DOCKER_BUILDKIT", "0") // the classic builder: FROM scratch needs no registry
-            .stdin(Stdio::null())
-            .output()
-            .expect("the docker client (Debian's docker.io)")
-    }
-
-    fn check(&self, args: &[&str]) -> String {
-        let out = self.output(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// A scratch image of static busybox, rinit and the test helper, entrypoint `/rinit --`.
-    fn import(&self, tag: &str) -> String {
-        let (_root, tarball) = scratch_rootfs_tarball(&["sh", "sleep", "cat"]);
-        self.made.lock().unwrap().push(("rmi", tag.to_string()));
-        self.check(&[
-            "import",
-            "--change",
-            r#"ENTRYPOINT ["/rinit", "--"]"#,
-            &tarball,
-            tag,
-        ]);
-        tag.to_string()
-    }
-
-    /// `docker run --detach --network none ARGS...`; returns the container's name.
-    fn run(&self, name: &str, args: &[&str]) -> String {
-        self.made.lock().unwrap().push(("rm", name.to_string()));
-        let mut all = vec!["run", "--detach", "--network", "none", "--name", name];
-        all.extend(args);
-        self.check(&all);
-        name.to_string()
-    }
-
-    fn logs(&self, name: &str) -> String {
-        let out = self.output(&["logs", name]);
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-    }
-
-    fn wait_for_log(&self, name: &str, text: &str) {
-        let seen = eventually(Duration::from_secs(30), || self.logs(name).contains(text));
-        assert!(seen, "{name}: no '{text}' in {}", self.logs(name));
-    }
-
-    /// `docker stop -t SECONDS`; returns how long it took.
-    fn stop(&self, name: &str, seconds: u32) -> Duration {
-        let start = Instant::now();
-        self.check(&["stop", "-t", &seconds.to_string(), name]);
-        start.elapsed()
-    }
-
-    fn exit_code(&self, name: &str) -> String {
-        self.check(&["inspect", "--format", "{{.State.ExitCode}}", name])
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        for (verb, what) in self.made.lock().unwrap().iter().rev() {
-            let _ = self.output(&[verb, "--force", what]);
-        }
-        // SIGTERM: dockerd stops its containerd and exits; SIGKILL if it takes too long.
-        // SAFETY: kill with plain integers, aimed at the dockerd this test started.
-        unsafe { libc::kill(self.daemon.id() as i32, libc::SIGTERM) };
-        let _ = wait_or_stop(&mut self.daemon, Duration::from_secs(30), |daemon| {
-            let _ = daemon.kill();
-        });
-    }
-}
 
 /// One scenario: the engine, and the imported image's tag.
 type Scenario = fn(&Engine, &str);

@@ -112,6 +112,8 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
             fs::read(&binary).unwrap(),
             fs::read(first.join(format!("rinit-{docker}"))).unwrap()
         );
+        let docker_archive = first.join(format!("rinit-{version}-docker-{docker}.tar"));
+        assert!(docker_archive.exists(), "{docker_archive:?}");
         let Some(debian) = debian else { continue };
         let deb = format!("rinit_{version}_{debian}.deb");
         let info = run("dpkg-deb", &["--field", &deb, "Architecture"], &first);
@@ -130,6 +132,10 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
         }
     }
 
+    // Docker 20.10 cannot `docker load` the OCI archive: the docker-save archive of the
+    // host's platform loads, and an image built from it with the classic builder runs.
+    docker_loads_and_copies_from_the_release(&first, version);
+
     // Variants of the image under podman with qemu-user: each /rinit is its platform's
     // (arm64, 32-bit ARM with a variant, and big-endian s390x).
     for (platform, architecture) in [
@@ -139,6 +145,44 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
     ] {
         run_image_variant(&first, version, platform, architecture);
     }
+}
+
+/// `docker load` of rinit-VERSION-docker-amd64.tar into a private dockerd, then a classic
+/// `docker build` of `COPY --from=localhost/rinit:VERSION`, run.
+fn docker_loads_and_copies_from_the_release(dist: &Path, version: &str) {
+    let engine = common::engine::Engine::start();
+    let archive = dist.join(format!("rinit-{version}-docker-amd64.tar"));
+    let loaded = engine.check(&["load", "--input", &archive.display().to_string()]);
+    let name = format!("localhost/rinit:{version}");
+    assert!(loaded.contains(&name), "{loaded}");
+    engine.made.lock().unwrap().push(("rmi", name.clone()));
+    let context = Scratch::new("docker-copy-from");
+    fs::write(
+        context.0.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY --from={name} /rinit /rinit\nENTRYPOINT [\"/rinit\", \"--\"]\n"
+        ),
+    )
+    .unwrap();
+    let tag = format!("rinit-copy-from-{}:latest", std::process::id());
+    engine.made.lock().unwrap().push(("rmi", tag.clone()));
+    engine.check(&[
+        "build",
+        "--quiet",
+        "--tag",
+        &tag,
+        &context.0.display().to_string(),
+    ]);
+    let out = engine.check(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tag,
+        "/rinit",
+        "--version",
+    ]);
+    assert!(out.starts_with("rinit version "), "{out}");
 }
 
 /// Pulls `platform`'s variant of the release's image, checks its architecture and runs its

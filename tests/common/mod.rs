@@ -3,6 +3,8 @@
 //! a test leaves behind dies with the namespace. Tests kill only what they started, by pid.
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::PathBuf;
