@@ -1,8 +1,9 @@
 //! scripts/release, checked on its output: two checkouts of the same commit in different
 //! directories give the same bytes, every checksum verifies, each of the ten binaries is a
-//! static executable for its architecture, each .deb installs /usr/bin/rinit for its
-//! architecture with every folder 0755, and the multi-arch image's arm64, arm/v7 and s390x
-//! variants run under podman with qemu-user.
+//! static executable for its architecture, each .deb installs /usr/bin/rinit and its man page
+//! for its architecture with every folder 0755 and passes lintian with no error or warning,
+//! Docker loads the docker-save archive, and the multi-arch image's arm64, arm/v7 and s390x
+//! variants run under podman with qemu-user. A release without a changelog entry fails.
 
 mod common;
 
@@ -64,6 +65,41 @@ fn elf(path: &Path) -> (u16, bool) {
 }
 
 #[test]
+fn a_release_without_a_changelog_entry_for_its_version_fails_at_once() {
+    if target() != MUSL {
+        skip("the release script is tested once, in the run against the x86_64 binary");
+        return;
+    }
+    let dir = Scratch::new("release-no-changelog");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let checkout = dir.0.join("rinit");
+    run(
+        "git",
+        &["clone", "--quiet", root, &checkout.display().to_string()],
+        &dir.0,
+    );
+    let changelog = checkout.join("CHANGELOG.md");
+    let text = fs::read_to_string(&changelog).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    fs::write(
+        &changelog,
+        text.replace(&format!("## [{version}]"), "## [0.0.0]"),
+    )
+    .unwrap();
+    let out = Command::new("scripts/release")
+        .arg("out")
+        .current_dir(&checkout)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("release: CHANGELOG.md has no '## [{version}]' entry; add one first\n")
+    );
+    assert!(!checkout.join("out").exists(), "nothing was built");
+}
+
+#[test]
 fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run() {
     if target() != MUSL {
         skip("the release script is tested once, in the run against the x86_64 binary");
@@ -120,10 +156,29 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
         assert_eq!(String::from_utf8_lossy(&info.stdout).trim(), debian);
         let listing = run("dpkg-deb", &["--contents", &deb], &first);
         let listing = String::from_utf8_lossy(&listing.stdout);
-        assert!(listing.contains("./usr/bin/rinit"), "{listing}");
+        for file in [
+            "./usr/bin/rinit",
+            "./usr/share/man/man1/rinit.1.gz",
+            "./usr/share/doc/rinit/copyright",
+            "./usr/share/doc/rinit/changelog.Debian.gz",
+            "./usr/share/doc/rinit/changelog.gz",
+        ] {
+            assert!(listing.contains(file), "{deb}: no {file} in {listing}");
+        }
+        // lintian: no error and no warning (informational notes are allowed).
+        let lint = Command::new("lintian")
+            .args(["--tag-display-limit", "0", &deb])
+            .current_dir(&first)
+            .output()
+            .expect("lintian (Debian's package)");
+        let report = String::from_utf8_lossy(&lint.stdout);
         assert!(
-            listing.contains("./usr/share/doc/rinit/help.txt"),
-            "{listing}"
+            lint.status.success()
+                && !report
+                    .lines()
+                    .any(|l| l.starts_with("E:") || l.starts_with("W:")),
+            "lintian {deb}: {report}{}",
+            String::from_utf8_lossy(&lint.stderr)
         );
         // Every folder, the root included, is readable by all: `dpkg-deb -x x.deb /` in an
         // image must not leave / closed to other users.
