@@ -148,6 +148,7 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
             fs::read(&binary).unwrap(),
             fs::read(first.join(format!("rinit-{docker}"))).unwrap()
         );
+        supply_chain_of(&first, &binary, &format!("rinit-{version}-{arch}.cdx.json"));
         let docker_archive = first.join(format!("rinit-{version}-docker-{docker}.tar"));
         assert!(docker_archive.exists(), "{docker_archive:?}");
         let Some(debian) = debian else { continue };
@@ -201,6 +202,123 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
         run_image_variant(&first, version, platform, architecture);
     }
 }
+
+/// The crates in `binary` three ways, which must agree: the list cargo-auditable embedded in it
+/// (its .dep-v0 section), its SBOM (`sbom`, validated against the CycloneDX 1.5 schema, with the
+/// binary's SHA-256), and `cargo tree -e normal` for its target (named in the SBOM).
+fn supply_chain_of(dist: &Path, binary: &Path, sbom: &str) {
+    let python = |script: &str, args: &[&str]| -> String {
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let lines = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines().map(str::to_string).collect()
+    };
+    let sbom_path = dist.join(sbom).display().to_string();
+    let embedded = python(AUDIT_DATA, &[&binary.display().to_string()]);
+    let listed = python(SBOM_CRATES, &[&sbom_path, &binary.display().to_string()]);
+    let mut listed = listed.lines();
+    let target = listed.next().expect("the SBOM's target").to_string();
+    let listed: std::collections::BTreeSet<String> = listed.map(str::to_string).collect();
+    assert_eq!(
+        lines(&embedded),
+        listed,
+        "{sbom}: the binary's own list against the SBOM"
+    );
+    let tree = Command::new(env!("CARGO"))
+        .args([
+            "tree", "--quiet", "-e", "normal", "-p", "rinit", "--prefix", "none",
+        ])
+        .args(["--target", &target, "--format", "{p}"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree");
+    let tree: std::collections::BTreeSet<String> = String::from_utf8_lossy(&tree.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?;
+            let version = words.next()?.strip_prefix('v')?;
+            Some(format!("{name} {version}"))
+        })
+        .collect();
+    assert_eq!(
+        listed, tree,
+        "{sbom}: against cargo tree -e normal --target {target}"
+    );
+    // The schema the validator ships: nothing is downloaded.
+    let tools = Command::new("scripts/supply-tools")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("scripts/supply-tools");
+    let validator =
+        Path::new(String::from_utf8_lossy(&tools.stdout).trim()).join("cyclonedx-python3");
+    let out = Command::new(validator)
+        .arg("-c")
+        .arg(VALIDATE)
+        .arg(&sbom_path)
+        .output()
+        .expect("the CycloneDX validator");
+    assert!(
+        out.status.success(),
+        "{sbom}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Prints `name version` for each crate of the .dep-v0 section (zlib-compressed JSON) of the
+/// ELF file named by argv[1], in its own byte order.
+const AUDIT_DATA: &str = r#"
+import json, struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+wide, e = data[4] == 2, ">" if data[5] == 2 else "<"
+shoff = struct.unpack_from(e + ("Q" if wide else "I"), data, 0x28 if wide else 0x20)[0]
+size, count, names = struct.unpack_from(e + "HHH", data, 0x3A if wide else 0x2E)
+def section(i):
+    fields = struct.unpack_from(e + ("IIQQQQ" if wide else "IIIIII"), data, shoff + i * size)
+    return fields[0], fields[4], fields[5]
+strings = section(names)[1]
+for i in range(count):
+    name, offset, length = section(i)
+    if data[strings + name:data.index(b"\0", strings + name)] == b".dep-v0":
+        for p in json.loads(zlib.decompress(data[offset:offset + length]))["packages"]:
+            print(p["name"], p["version"])
+"#;
+
+/// Prints the SBOM's target, then `name version` for rinit and each component; fails unless
+/// the SBOM names the SHA-256 of the binary (argv[2]) and a license for every component.
+const SBOM_CRATES: &str = r#"
+import hashlib, json, sys
+bom = json.load(open(sys.argv[1]))
+main = bom["metadata"]["component"]
+digest = hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()
+assert main["hashes"] == [{"alg": "SHA-256", "content": digest}], main.get("hashes")
+print([p["value"] for p in main["properties"] if p["name"] == "rinit:release:target"][0])
+print(main["name"], main["version"])
+for c in bom["components"]:
+    assert c.get("licenses"), c["name"]
+    print(c["name"], c["version"])
+"#;
+
+/// Validates the SBOM named by argv[1] against the CycloneDX 1.5 JSON schema.
+const VALIDATE: &str = r#"
+import sys
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+errors = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())
+sys.exit(f"invalid: {errors}" if errors else 0)
+"#;
 
 /// `docker load` of rinit-VERSION-docker-amd64.tar into a private dockerd, then a classic
 /// `docker build` of `COPY --from=localhost/rinit:VERSION`, run.
