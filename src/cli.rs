@@ -377,13 +377,22 @@ impl Parser {
                         self.single_child();
                     }
                     // Lists, as their variables take them: -e 3,4 and -r TERM:USR1,INT:0.
+                    // A value that lists nothing ('', ',') is refused as a bad value.
                     Opt::RemapExit => {
-                        for item in list(&value) {
+                        let items: Vec<&str> = list(&value).collect();
+                        if items.is_empty() {
+                            self.exit_code(&name, &value)?;
+                        }
+                        for item in items {
                             remap_from_flags.push(self.exit_code(&name, item)?);
                         }
                     }
                     Opt::Rewrite => {
-                        for item in list(&value) {
+                        let items: Vec<&str> = list(&value).collect();
+                        if items.is_empty() {
+                            self.rewrite(&name, &value)?;
+                        }
+                        for item in items {
                             rewrite_from_flags.push(self.rewrite(&name, item)?);
                         }
                     }
@@ -393,7 +402,7 @@ impl Parser {
                         self.settings.stop_timeout = Some(self.duration(&name, &value)?)
                     }
                     Opt::StopDelay => self.settings.stop_delay = self.duration(&name, &value)?,
-                    Opt::User => self.settings.user = Some(self.user(&name, &value)?),
+                    Opt::User => self.settings.user = Some(self.user(&typed, &value)?),
                 }
             }
         }
@@ -780,6 +789,12 @@ mod tests {
             (&["rinit", "-e"], "-e needs a value"),
             (&["rinit", "--grace"], "--grace needs a value"),
             (&["rinit", "-c", "-g", "true"], "contradict each other"),
+            (&["rinit", "-e", "", "true"], "'' is not an exit code"),
+            (
+                &["rinit", "-e", "3", "-e", ",", "true"],
+                "',' is not an exit code",
+            ),
+            (&["rinit", "-r", " ", "true"], "' ' is not SIGNAL:SIGNAL"),
             (
                 &["rinit", "-p", "TERMINATE", "true"],
                 "'TERMINATE' is not a signal",

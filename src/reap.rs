@@ -69,8 +69,19 @@ pub fn reap(settings: &Settings, main: Option<i32>, main_status: &mut Option<u8>
 
 /// The shell's convention: the exit code, or 128+N for a death by signal N.
 pub fn exit_code(status: WaitStatus) -> u8 {
-    match status.terminating_signal() {
+    match death_signal(status) {
         Some(signal) => (128 + signal).clamp(0, 255) as u8,
         None => status.exit_status().unwrap_or(0) as u8,
+    }
+}
+
+/// The signal that killed the process, if one did. MIPS has 127 signals, and a death by the
+/// 127th reads as status 0x7f, which WIFSIGNALED (libc's, and so rustix's) takes for a stopped
+/// process; rinit never asks for stopped ones (no WUNTRACED), so there it is signal 127.
+pub fn death_signal(status: WaitStatus) -> Option<i32> {
+    let mips = cfg!(any(target_arch = "mips", target_arch = "mips64"));
+    match mips && status.as_raw() & 0xff == 0x7f {
+        true => Some(0x7f),
+        false => status.terminating_signal(),
     }
 }

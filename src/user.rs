@@ -389,9 +389,9 @@ pub fn switch(credentials: &Credentials) -> Result<(), (Step, Errno)> {
     let (uid, gid) = (credentials.uid, credentials.gid);
     let target =
         |uids, gids| ids(libc::getresuid) == Some(uids) && ids(libc::getresgid) == Some(gids);
-    // Not root, and already that user and group: there is nothing to switch (and only root may
-    // set groups).
-    if uid == 0 || !target([uid; 3], [gid; 3]) {
+    // Not root, and already that user, group and supplementary groups: there is nothing to
+    // switch (and only root may set groups).
+    if uid == 0 || !target([uid; 3], [gid; 3]) || !has_only_groups(&credentials.groups, gid) {
         // SAFETY: setgroups reads `groups.len()` ids from a live vector built before fork.
         step(Step::Groups, unsafe {
             libc::setgroups(credentials.groups.len(), credentials.groups.as_ptr())
@@ -408,6 +408,21 @@ pub fn switch(credentials: &Credentials) -> Result<(), (Step, Errno)> {
         drop_capabilities().map_err(|errno| (Step::Capabilities, errno))?;
     }
     Ok(())
+}
+
+/// Whether the supplementary groups are exactly `groups` (in any order), the primary group
+/// `gid` counting as held either way. A fixed buffer: no allocation between fork and exec; more
+/// groups than it holds count as different.
+fn has_only_groups(groups: &[u32], gid: u32) -> bool {
+    let mut current = [0u32; 256];
+    // SAFETY: getgroups writes at most `current.len()` ids into the live array.
+    let count = unsafe { libc::getgroups(current.len() as libc::c_int, current.as_mut_ptr()) };
+    let Ok(count) = usize::try_from(count) else {
+        return false;
+    };
+    let current = &current[..count];
+    current.iter().all(|g| *g == gid || groups.contains(g))
+        && groups.iter().all(|g| *g == gid || current.contains(g))
 }
 
 /// The real, effective and saved ids, as `getresuid` or `getresgid` reads them.

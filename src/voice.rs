@@ -451,7 +451,7 @@ fn sender_of(sender: Sender) -> String {
 
 /// "exit code 3" or "killed by SIGTERM".
 fn outcome(status: WaitStatus) -> String {
-    match status.terminating_signal() {
+    match crate::reap::death_signal(status) {
         Some(signal) => format!("killed by {}", signals::name(signal)),
         None => format!("exit code {}", status.exit_status().unwrap_or(0)),
     }

@@ -193,13 +193,15 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
     docker_loads_and_copies_from_the_release(&first, version);
 
     // Variants of the image under podman with qemu-user: each /rinit is its platform's
-    // (arm64, 32-bit ARM with a variant, and big-endian s390x).
-    for (platform, architecture) in [
-        ("linux/arm64", "arm64"),
-        ("linux/arm/v7", "arm"),
-        ("linux/s390x", "s390x"),
+    // (arm64, each 32-bit ARM variant, and big-endian s390x), found by its index entry.
+    for (platform, architecture, machine) in [
+        ("linux/arm64", "arm64", "aarch64"),
+        ("linux/arm/v7", "arm", "armv7l"),
+        ("linux/arm/v6", "arm", "armv6l"),
+        ("linux/arm/v5", "arm", "armv5tel"),
+        ("linux/s390x", "s390x", "s390x"),
     ] {
-        run_image_variant(&first, version, platform, architecture);
+        run_image_variant(&first, version, platform, architecture, machine);
     }
 }
 
@@ -358,9 +360,15 @@ fn docker_loads_and_copies_from_the_release(dist: &Path, version: &str) {
     assert!(out.starts_with("rinit version "), "{out}");
 }
 
-/// Pulls `platform`'s variant of the release's image, checks its architecture and runs its
-/// /rinit --version.
-fn run_image_variant(dist: &Path, version: &str, platform: &str, architecture: &str) {
+/// Pulls `platform`'s variant of the release's image, checks its architecture, that its /rinit
+/// is the same file as `rinit-VERSION-MACHINE`, and runs its /rinit --version.
+fn run_image_variant(
+    dist: &Path,
+    version: &str,
+    platform: &str,
+    architecture: &str,
+    machine: &str,
+) {
     let image = format!(
         "oci-archive:{}:localhost/rinit:{version}",
         dist.join(format!("rinit-{version}-image.tar")).display()
@@ -386,6 +394,25 @@ fn run_image_variant(dist: &Path, version: &str, platform: &str, architecture: &
         .args(["image", "inspect", "--format", "{{.Architecture}}", &id])
         .output()
         .expect("podman");
+    let copy = Scratch::new("image-variant");
+    let created = Command::new("podman")
+        .args(["create", "--platform", platform, &id])
+        .output()
+        .expect("podman create");
+    let container = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let copied = Command::new("podman")
+        .args(["cp", &format!("{container}:/rinit"), &copy.path("rinit")])
+        .status()
+        .expect("podman cp");
+    let _ = Command::new("podman")
+        .args(["rm", "--force", &container])
+        .output();
+    assert!(copied.success(), "{platform}: podman cp");
+    assert_eq!(
+        fs::read(copy.path("rinit")).unwrap(),
+        fs::read(dist.join(format!("rinit-{version}-{machine}"))).unwrap(),
+        "{platform}: the image's /rinit is {machine}'s"
+    );
     let _ = Command::new("podman")
         .args(["rmi", "--force", &id])
         .output();

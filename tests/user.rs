@@ -363,3 +363,19 @@ fn a_rinit_that_is_already_the_user_runs_the_command_as_it() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(shown(&out.stdout)["uid"], "4242,4242,4242,4242");
 }
+
+#[test]
+fn a_rinit_that_is_the_user_but_with_other_groups_cannot_shed_them_and_says_so() {
+    // Not root, already uid and gid 4242, but with supplementary groups 27 and 100 that
+    // --user 4242:4242 would not keep: only root could drop them.
+    let script = format!(
+        "exec setpriv --reuid=4242 --regid=4242 --groups=27,100 {} --user 4242:4242 -- true",
+        rinit().display()
+    );
+    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "rinit: --user 4242:4242: setgroups: operation not permitted (only root can run the command as another user)\n"
+    );
+}
