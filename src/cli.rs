@@ -86,7 +86,8 @@ Options (each also read from the environment variable shown):
       --stop-delay DURATION
                           hold the first SIGTERM this long before forwarding it, so
                           COMMAND keeps serving while load balancers drop it; a
-                          second SIGTERM goes at once (default 0) [RINIT_STOP_DELAY]
+                          second SIGTERM, or COMMAND's exit, ends the hold (default 0;
+                          none: until then) [RINIT_STOP_DELAY]
                           DURATION: 500ms, 5s, 1.5m, 2h, seconds, or none (also inf)
   -u, --user USER[:GROUP] run COMMAND as USER (and GROUP): names from the image's
                           /etc/passwd and /etc/group, or numeric ids; rinit stays
@@ -94,8 +95,8 @@ Options (each also read from the environment variable shown):
   -s, --subreaper         register as child subreaper when not PID 1, or fail
                           [RINIT_SUBREAPER=1]
   -p, --pdeathsig SIGNAL  receive SIGNAL when rinit's parent dies [RINIT_PDEATHSIG]
-  -e, --remap-exit CODE   report exit code CODE (0-255) as 0; repeatable
-                          [RINIT_REMAP_EXIT=CODE,...]
+  -e, --remap-exit CODE   report exit code CODE (0-255, after the 128+N step) as 0;
+                          repeatable, or a list [RINIT_REMAP_EXIT=CODE,...]
   -w, --warn-on-reap      log every reaped process that is not the child
                           [RINIT_WARN_ON_REAP=1]
   -P, --pause             run no command: reap, and exit 0 on SIGTERM/SIGINT [RINIT_PAUSE=1]
