@@ -139,17 +139,3 @@ fn no_program_name_reaches_the_terminal_raw() {
          Try /weird\\x1b[31m\\nname/dumb-init --help for full usage.\n"
     );
 }
-
-#[test]
-fn warn_on_reap_under_rinits_name_uses_rinits_words() {
-    let script = format!("{} orphans 2; sleep 0.3", testkit());
-    let out = run(&["-w", "--", "sh", "-c", &script]);
-    assert_eq!(out.code, 0, "{out:?}");
-    let reaped = out
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("rinit: reaped process "))
-        .count();
-    assert_eq!(reaped, 2, "{}", out.stderr);
-    assert!(!out.stderr.contains("Reaped zombie"), "{}", out.stderr);
-}

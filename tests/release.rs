@@ -26,15 +26,21 @@ fn run(program: &str, args: &[&str], dir: &Path) -> Output {
     out
 }
 
-/// A fresh checkout of the current commit in `dir`, released into `dir/out`.
-fn release_from_a_checkout(dir: &Scratch) -> std::path::PathBuf {
-    let root = env!("CARGO_MANIFEST_DIR");
+/// A fresh checkout of the current commit in `dir/rinit`.
+fn checkout(dir: &Scratch) -> std::path::PathBuf {
     let checkout = dir.0.join("rinit");
+    let root = env!("CARGO_MANIFEST_DIR");
     run(
         "git",
         &["clone", "--quiet", root, &checkout.display().to_string()],
         &dir.0,
     );
+    checkout
+}
+
+/// A fresh checkout of the current commit in `dir`, released into `dir/rinit/out`.
+fn release_from_a_checkout(dir: &Scratch) -> std::path::PathBuf {
+    let checkout = checkout(dir);
     run("scripts/release", &["out"], &checkout);
     checkout.join("out")
 }
@@ -71,13 +77,7 @@ fn a_release_without_a_changelog_entry_for_its_version_fails_at_once() {
         return;
     }
     let dir = Scratch::new("release-no-changelog");
-    let root = env!("CARGO_MANIFEST_DIR");
-    let checkout = dir.0.join("rinit");
-    run(
-        "git",
-        &["clone", "--quiet", root, &checkout.display().to_string()],
-        &dir.0,
-    );
+    let checkout = checkout(&dir);
     let changelog = checkout.join("CHANGELOG.md");
     let text = fs::read_to_string(&changelog).unwrap();
     let version = env!("CARGO_PKG_VERSION");

@@ -41,17 +41,28 @@ fn rinit_remap_exit_reports_listed_codes_as_0() {
 }
 
 #[test]
-fn rinit_warn_on_reap_logs_each_reaped_orphan() {
+fn warn_on_reap_and_its_variable_log_each_reaped_orphan_in_rinits_words() {
     let script = format!("{} orphans 2; sleep 0.3", testkit());
-    let out = with_env(&["sh", "-c", &script], &[("RINIT_WARN_ON_REAP", "yes")])
-        .finish(Duration::from_secs(20));
-    assert_eq!(out.code, 0, "{out:?}");
-    let reaped = out
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("rinit: reaped process "))
-        .count();
-    assert_eq!(reaped, 2, "{}", out.stderr);
+    for (args, env) in [
+        (&["-w", "--"][..], &[][..]),
+        (&[][..], &[("RINIT_WARN_ON_REAP", "yes")][..]),
+    ] {
+        let mut full = args.to_vec();
+        full.extend(["sh", "-c", &script]);
+        let out = with_env(&full, env).finish(Duration::from_secs(20));
+        assert_eq!(out.code, 0, "{out:?}");
+        let reaped = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("rinit: reaped process "))
+            .count();
+        assert_eq!(reaped, 2, "{args:?} {env:?}: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("Reaped zombie"),
+            "tini's words: {}",
+            out.stderr
+        );
+    }
 }
 
 #[test]
