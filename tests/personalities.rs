@@ -25,7 +25,8 @@ fn run_as_with_env(scratch: &Scratch, name: &str, args: &[&str], env: &[(&str, &
 }
 
 /// Starts `init args... sh -c <script>` where the shell has a recorder in its process group,
-/// sends SIGUSR1 to the init, then ends the shell; returns what the recorder saw.
+/// sends SIGUSR1 to the init, then ends the shell; returns whether the recorder, a grandchild
+/// in the child's group, saw it too. Fails the test if the child itself did not.
 fn grandchild_sees_usr1(
     scratch: &Scratch,
     name: &str,
@@ -36,8 +37,9 @@ fn grandchild_sees_usr1(
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name_in_scratch = format!("record-{call}");
     let record = scratch.path(&name_in_scratch);
+    let child = scratch.path(&format!("{name_in_scratch}.child"));
     let script = format!(
-        "trap 'echo got-usr1' USR1; trap 'exit 0' TERM; {} record {record} & \
+        "trap 'echo got-usr1 >> {child}' USR1; trap 'exit 0' TERM; {} record {record} & \
          until [ -s {record} ]; do sleep 0.01; done; echo up; while :; do sleep 0.02; done",
         testkit()
     );
@@ -49,6 +51,17 @@ fn grandchild_sees_usr1(
     scratch.wait_for(&name_in_scratch, "ready");
     std::thread::sleep(Duration::from_millis(100));
     ns.signal(libc::SIGUSR1);
+    // Every mode forwards to the child itself: that half must always show, or a mode that
+    // drops the signal would pass every "child only" check below.
+    let child_saw = eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&child)
+            .unwrap_or_default()
+            .contains("got-usr1")
+    });
+    assert!(
+        child_saw,
+        "{name} {args:?} {env:?}: the child never got SIGUSR1"
+    );
     let seen = eventually(Duration::from_millis(800), || {
         std::fs::read_to_string(&record)
             .unwrap_or_default()
