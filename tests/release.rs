@@ -150,7 +150,25 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
         );
         supply_chain_of(&first, &binary, &format!("rinit-{version}-{arch}.cdx.json"));
         let docker_archive = first.join(format!("rinit-{version}-docker-{docker}.tar"));
-        assert!(docker_archive.exists(), "{docker_archive:?}");
+        // Its config names its own platform (podman 4.3 alone would say arm/v7 for every ARM).
+        let platform = Command::new("python3")
+            .arg("-c")
+            .arg(DOCKER_ARCHIVE_PLATFORM)
+            .arg(&docker_archive)
+            .output()
+            .expect("python3");
+        let expected = match docker.strip_prefix("arm") {
+            Some(variant @ ("v7" | "v6" | "v5")) => format!("arm {variant}"),
+            _ => String::new(),
+        };
+        if !expected.is_empty() {
+            assert_eq!(
+                String::from_utf8_lossy(&platform.stdout).trim(),
+                expected,
+                "{docker_archive:?}: {}",
+                String::from_utf8_lossy(&platform.stderr)
+            );
+        }
         let Some(debian) = debian else { continue };
         let deb = format!("rinit_{version}_{debian}.deb");
         let info = run("dpkg-deb", &["--field", &deb, "Architecture"], &first);
@@ -311,6 +329,16 @@ print(main["name"], main["version"])
 for c in bom["components"]:
     assert c.get("licenses"), c["name"]
     print(c["name"], c["version"])
+"#;
+
+/// Prints `architecture variant` from the config of the image in the docker-save archive
+/// named by argv[1].
+const DOCKER_ARCHIVE_PLATFORM: &str = r#"
+import json, sys, tarfile
+with tarfile.open(sys.argv[1]) as archive:
+    manifest = json.load(archive.extractfile("./manifest.json"))
+    config = json.load(archive.extractfile("./" + manifest[0]["Config"]))
+print(config["architecture"], config.get("variant", ""))
 "#;
 
 /// Validates the SBOM named by argv[1] against the CycloneDX 1.5 JSON schema.
