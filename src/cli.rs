@@ -378,24 +378,11 @@ impl Parser {
                         self.single_child();
                     }
                     // Lists, as their variables take them: -e 3,4 and -r TERM:USR1,INT:0.
-                    // A value that lists nothing ('', ',') is refused as a bad value.
                     Opt::RemapExit => {
-                        let items: Vec<&str> = list(&value).collect();
-                        if items.is_empty() {
-                            self.exit_code(&name, &value)?;
-                        }
-                        for item in items {
-                            remap_from_flags.push(self.exit_code(&name, item)?);
-                        }
+                        remap_from_flags.extend(self.listed(&name, &value, Self::exit_code)?)
                     }
                     Opt::Rewrite => {
-                        let items: Vec<&str> = list(&value).collect();
-                        if items.is_empty() {
-                            self.rewrite(&name, &value)?;
-                        }
-                        for item in items {
-                            rewrite_from_flags.push(self.rewrite(&name, item)?);
-                        }
+                        rewrite_from_flags.extend(self.listed(&name, &value, Self::rewrite)?)
                     }
                     Opt::Pause => self.settings.pause = true,
                     Opt::Grace => self.settings.grace = self.duration(&name, &value)?,
@@ -518,6 +505,24 @@ impl Parser {
         }
         let level = value.parse::<u64>().unwrap_or(u64::MAX);
         Ok(level.min(u64::from(TRACE)) as u8)
+    }
+
+    /// An option's list value (`-e 3,4`), each item parsed by `parse`; a value that lists
+    /// nothing ('', ',') is parsed whole, and so refused as a bad value.
+    fn listed<T>(
+        &self,
+        source: &str,
+        value: &str,
+        parse: fn(&Self, &str, &str) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
+        let items: Vec<&str> = list(value).collect();
+        match items.is_empty() {
+            true => parse(self, source, value).map(|one| alloc::vec![one]),
+            false => items
+                .into_iter()
+                .map(|item| parse(self, source, item))
+                .collect(),
+        }
     }
 
     fn exit_code(&self, source: &str, value: &str) -> Result<u8, Error> {

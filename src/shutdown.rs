@@ -103,10 +103,7 @@ impl Rest {
                 send_all(-1);
                 return Vec::new();
             }
-            let live: Vec<Process> = table()
-                .into_iter()
-                .filter(|p| p.pid != self.own && !p.zombie)
-                .collect();
+            let live = self.live();
             for p in &live {
                 if !self.told.contains(&p.pid) {
                     self.told.push(p.pid);
@@ -182,10 +179,7 @@ impl Rest {
         if children_left && !draining {
             return true;
         }
-        let live: Vec<Process> = table()
-            .into_iter()
-            .filter(|p| p.pid != self.own && !p.zombie)
-            .collect();
+        let live = self.live();
         if draining {
             self.tell_arrivals(settings, &live);
             // Nothing tells an init that a process entered its namespace (setns sends no
@@ -260,6 +254,14 @@ impl Rest {
                 "sent SIGTERM to processes that entered the namespace since: {arrived:?}"
             );
         }
+    }
+
+    /// Every live process /proc shows but rinit (PID 1 with a usable /proc: the namespace's).
+    fn live(&self) -> Vec<Process> {
+        table()
+            .into_iter()
+            .filter(|p| p.pid != self.own && !p.zombie)
+            .collect()
     }
 
     /// Checks /proc once, and says so once if it cannot be used.

@@ -336,17 +336,13 @@ pub fn fail(personality: Personality, error: &Error) {
                 program,
                 ..
             },
-        ) => {
-            let getopt = match option.strip_prefix("--") {
-                Some(_) => format!("{program}: unrecognized option '{option}'"),
-                None => format!(
-                    "{program}: invalid option -- '{}'",
-                    option.trim_start_matches('-')
-                ),
-            };
-            log::line_raw(format_args!("{getopt}"));
-            peer_usage(personality, program);
-        }
+        ) => getopt_complaint(
+            personality,
+            program,
+            option,
+            ("unrecognized option '", "'"),
+            "invalid option",
+        ),
         (
             _,
             Error::Usage {
@@ -354,17 +350,13 @@ pub fn fail(personality: Personality, error: &Error) {
                 program,
                 ..
             },
-        ) => {
-            let getopt = match option.strip_prefix("--") {
-                Some(_) => format!("{program}: option '{option}' requires an argument"),
-                None => format!(
-                    "{program}: option requires an argument -- '{}'",
-                    option.trim_start_matches('-')
-                ),
-            };
-            log::line_raw(format_args!("{getopt}"));
-            peer_usage(personality, program);
-        }
+        ) => getopt_complaint(
+            personality,
+            program,
+            option,
+            ("option '", "' requires an argument"),
+            "option requires an argument",
+        ),
         (
             Tini,
             Error::Usage {
@@ -412,6 +404,25 @@ pub fn fail(personality: Personality, error: &Error) {
         // No peer has --user: rinit's own words under every name.
         (_, Error::User { .. }) => line(ERROR, &format!("{error}")),
     }
+}
+
+/// glibc getopt's complaint about `option` as typed, then the peer's usage line: for a long
+/// option `PROGRAM: BEFORE--OPTIONAFTER`, for a short one `PROGRAM: SHORT -- 'X'`.
+fn getopt_complaint(
+    personality: Personality,
+    program: &str,
+    option: &str,
+    (before, after): (&str, &str),
+    short: &str,
+) {
+    match option.strip_prefix("--") {
+        Some(_) => log::line_raw(format_args!("{program}: {before}{option}{after}")),
+        None => log::line_raw(format_args!(
+            "{program}: {short} -- '{}'",
+            option.trim_start_matches('-')
+        )),
+    }
+    peer_usage(personality, program);
 }
 
 /// The usage line a peer prints after getopt's complaint, under the name it was called as.
