@@ -178,7 +178,10 @@ fn runc_kill_term_of_a_shell_form_cmd_saves_the_workers_line_and_ends_fast() {
     container.kill("TERM");
     let code = container.wait(Duration::from_secs(20));
     let took = start.elapsed();
-    assert!(took < Duration::from_secs(2), "stop took {took:?}");
+    // The worker needs 200 ms; the bound only has to tell "ended when the worker saved" from
+    // "waited for a deadline" (none is set; the natural-exit grace would be 5 s), with room for
+    // a loaded machine.
+    assert!(took < Duration::from_secs(4), "stop took {took:?}");
     assert_eq!(
         container.stdout(),
         "started\nsaved\n",
@@ -357,11 +360,6 @@ fn podman_builds_the_example_image_and_stop_lets_the_worker_save() {
 
 #[test]
 fn podman_init_path_runs_rinit_with_its_own_defaults_and_the_worker_saves() {
-    if skip_under_qemu(
-        "as PID 1 under qemu-user, /proc/1/exe is qemu itself, so `--version` prints qemu's",
-    ) {
-        return;
-    }
     let image = Image::build();
     let init = rinit().display().to_string();
     // A background worker too: podman runs the init as /run/podman-init, so rinit keeps its
@@ -377,11 +375,17 @@ fn podman_init_path_runs_rinit_with_its_own_defaults_and_the_worker_saves() {
         &["sh", "-c", script],
     );
     container.wait_for_log("pid1=");
-    assert!(
-        container.logs().contains("pid1=rinit version"),
-        "{}",
-        container.logs()
-    );
+    // One line of the test, not the test: said, but not counted as a skip.
+    match under_qemu() {
+        true => eprintln!(
+            "not checked under qemu-user: as PID 1, /proc/1/exe is qemu itself, so `--version` prints qemu's"
+        ),
+        false => assert!(
+            container.logs().contains("pid1=rinit version"),
+            "{}",
+            container.logs()
+        ),
+    }
     let took = container.stop();
     assert!(took < Duration::from_secs(5), "podman stop took {took:?}");
     let logs = container.logs();

@@ -356,17 +356,28 @@ fn an_inherited_pipe_reaches_end_of_file_while_rinit_lives() {
         assert!(made.success());
         // rinit inherits the FIFO's write end as descriptor 3; the command closes its copy.
         let script = format!(
-            "exec 3>{fifo}; exec {} -- sh -c 'exec 3>&-; sleep 5'",
+            "exec 3>{fifo}; exec {} -- sh -c 'exec 3>&-; sleep 30'",
             scratch.link_as(name)
         );
         let ns = Namespace::start("sh", &["-c", &script]);
         let start = Instant::now();
-        let mut reader = std::fs::File::open(&fifo).unwrap();
-        let mut rest = Vec::new();
-        reader.read_to_end(&mut rest).unwrap(); // returns at end-of-file
+        // Read in a thread, so that a FIFO never opened or never closed fails the test
+        // instead of hanging it.
+        let (done, ended) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let mut rest = Vec::new();
+            let read = std::fs::File::open(&path).and_then(|mut r| r.read_to_end(&mut rest));
+            let _ = done.send(read.map(|_| ()));
+        });
+        let read = ended.recv_timeout(Duration::from_secs(20));
+        assert!(
+            matches!(read, Ok(Ok(()))),
+            "{name}: no end-of-file in 20 s: {read:?}"
+        );
         let took = start.elapsed();
         assert!(
-            took < Duration::from_secs(3),
+            took < Duration::from_secs(10),
             "{name}: EOF only after {took:?}"
         );
         ns.kill();

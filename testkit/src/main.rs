@@ -42,7 +42,9 @@ enum Scenario {
     /// Waits up to SECONDS for no zombie to be left; prints `zombies=N`.
     Zombies { seconds: u64 },
     /// Double-forks a sleeper; prints its own parent's pid and the sleeper's new parent's.
-    Adopted,
+    /// With LOG the orphan is a worker instead: `started` in LOG once its SIGTERM handler is
+    /// in place, `saved` on SIGTERM, then it exits 0.
+    Adopted { log: Option<String> },
     /// For each SIGUSR1, writes the CLOCK_MONOTONIC time in ns as a line; exits on SIGTERM.
     Latency,
     /// Prints its blocked and ignored masks, open descriptors, group, session, foreground
@@ -66,6 +68,12 @@ enum Scenario {
     /// profile or systemd's SystemCallFilter= may (the filter is inherited by every process
     /// COMMAND starts).
     NoPidfd {
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Runs COMMAND under a seccomp filter that refuses prctl(PR_SET_CHILD_SUBREAPER) with
+    /// EPERM, as a restrictive profile may: rinit cannot register as a subreaper.
+    NoSubreaper {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<OsString>,
     },
@@ -99,13 +107,17 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         Scenario::Worker { file, mode } => worker(&file, &mode),
         Scenario::Orphans { count } => orphans(count),
         Scenario::Zombies { seconds } => zombies(seconds),
-        Scenario::Adopted => adopted(),
+        Scenario::Adopted { log } => adopted(log.as_deref()),
         Scenario::Latency => latency(),
         Scenario::Show => show(),
         Scenario::Starts { runs, command } => starts(runs, &command),
         Scenario::BrokenStderr { command } => broken_stderr(&command),
         Scenario::NoPidfd { command } => {
             refuse_pidfd_open();
+            exec(&command)
+        }
+        Scenario::NoSubreaper { command } => {
+            refuse_subreaper();
             exec(&command)
         }
         Scenario::Subreaper { command } => {
@@ -193,21 +205,36 @@ fn latency() -> i32 {
     0
 }
 
-fn adopted() -> i32 {
+fn adopted(log: Option<&str>) -> i32 {
     let (reader, writer) = pipe().expect("pipe");
-    // SAFETY: single-threaded; the children call only fork, write, sleep and _exit.
+    // SAFETY: single-threaded; the children call only fork, write, sleep and _exit (and the
+    // worker, once alone in its process, sets up its handler).
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => {
             // SAFETY: as above.
-            let sleeper = match unsafe { fork() } {
+            let orphan = match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
-                    std::thread::sleep(Duration::from_secs(30));
+                    let Some(log) = log else {
+                        std::thread::sleep(Duration::from_secs(30));
+                        std::process::exit(0)
+                    };
+                    // Ready before its pid is reported, so that its parent's exit (and a
+                    // shutdown right after) always finds the handler in place.
+                    let mut signals = signal_hook::iterator::Signals::new([libc::SIGTERM])
+                        .expect("a SIGTERM handler");
+                    append(log, "started");
+                    let me = std::process::id() as i32;
+                    let _ = nix::unistd::write(&writer, &me.to_ne_bytes());
+                    signals.forever().next();
+                    append(log, "saved");
                     std::process::exit(0)
                 }
                 Ok(ForkResult::Parent { child }) => child.as_raw(),
                 Err(_) => std::process::exit(1),
             };
-            let _ = nix::unistd::write(&writer, &sleeper.to_ne_bytes());
+            if log.is_none() {
+                let _ = nix::unistd::write(&writer, &orphan.to_ne_bytes());
+            }
             std::process::exit(0)
         }
         ForkResult::Parent { child } => {
@@ -215,14 +242,27 @@ fn adopted() -> i32 {
             let mut bytes = [0u8; 4];
             std::fs::File::from(reader)
                 .read_exact(&mut bytes)
-                .expect("the sleeper's pid");
+                .expect("the orphan's pid");
             waitpid(child, None).expect("wait for the middle child");
-            let sleeper = i32::from_ne_bytes(bytes);
-            let parent = rinit::sys::process(sleeper).map_or(-1, |p| p.parent);
-            println!("init={} adopter={parent}", getppid());
+            let orphan = i32::from_ne_bytes(bytes);
+            println!("init={} adopter={}", getppid(), parent_of(orphan));
             0
         }
     }
+}
+
+/// The parent of `pid` as /proc reads it here (not through rinit's reader, the code under
+/// test), or -1 when it is gone.
+fn parent_of(pid: i32) -> i32 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return -1;
+    };
+    // pid (comm) state ppid ...: the name may hold spaces and ')'.
+    stat[stat.rfind(')').map_or(0, |at| at + 1)..]
+        .split_whitespace()
+        .nth(1)
+        .and_then(|ppid| ppid.parse().ok())
+        .unwrap_or(-1)
 }
 
 /// Zombies in this PID namespace, read from /proc here rather than through rinit's own reader
@@ -348,32 +388,63 @@ fn blocks_sigterm(pid: i32) -> bool {
         .is_some_and(|mask| mask & 1 << (libc::SIGTERM - 1) != 0)
 }
 
+/// A BPF statement of a seccomp filter: `code` with operand `k`, jumping `yes`/`no` ahead.
+fn bpf(code: u32, k: u32, yes: u8, no: u8) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt: yes,
+        jf: no,
+        k,
+    }
+}
+
+const LOAD: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+const IF_EQUAL: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+const RETURN: u32 = libc::BPF_RET | libc::BPF_K;
+const REFUSE: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+/// Offsets in struct seccomp_data: the syscall number, the architecture, the first argument's
+/// low 32 bits (little-endian).
+const NR: u32 = 0;
+const ARCH: u32 = 4;
+const ARG0: u32 = 16;
+
 /// Installs a seccomp filter: pidfd_open (434 for x86_64 and i386 alike, and for the host
 /// syscalls qemu-user makes on a foreign binary's behalf) fails with EPERM; all else is allowed.
 fn refuse_pidfd_open() {
     const PIDFD_OPEN: u32 = 434;
-    // The syscall number's offset in struct seccomp_data.
-    const NR: u32 = 0;
-    let statement = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let program = [
-        statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, NR),
-        libc::sock_filter {
-            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 1,
-            k: PIDFD_OPEN,
-        },
-        statement(
-            libc::BPF_RET | libc::BPF_K,
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
-        ),
-        statement(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
-    ];
+    install(&[
+        bpf(LOAD, NR, 0, 0),
+        bpf(IF_EQUAL, PIDFD_OPEN, 0, 1),
+        bpf(RETURN, REFUSE, 0, 0),
+        bpf(RETURN, libc::SECCOMP_RET_ALLOW, 0, 0),
+    ]);
+}
+
+/// Installs a seccomp filter: prctl(PR_SET_CHILD_SUBREAPER, ...) fails with EPERM, from x86_64
+/// (prctl is 157) and i386 (172) programs alike; all else is allowed (PR_GET_CHILD_SUBREAPER
+/// too). qemu-user refuses the prctl itself, before any host call.
+fn refuse_subreaper() {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+    let allow = bpf(RETURN, libc::SECCOMP_RET_ALLOW, 0, 0);
+    install(&[
+        /* 0 */ bpf(LOAD, ARCH, 0, 0),
+        /* 1 */ bpf(IF_EQUAL, AUDIT_ARCH_X86_64, 1, 0), // to 3, else 2
+        /* 2 */ bpf(IF_EQUAL, AUDIT_ARCH_I386, 2, 7), // to 5, else allow
+        /* 3 */ bpf(LOAD, NR, 0, 0),
+        /* 4 */ bpf(IF_EQUAL, 157, 2, 5), // to 7, else allow
+        /* 5 */ bpf(LOAD, NR, 0, 0),
+        /* 6 */ bpf(IF_EQUAL, 172, 0, 3), // to 7, else allow
+        /* 7 */ bpf(LOAD, ARG0, 0, 0),
+        /* 8 */
+        bpf(IF_EQUAL, libc::PR_SET_CHILD_SUBREAPER as u32, 0, 1), // to 9, else allow
+        /* 9 */ bpf(RETURN, REFUSE, 0, 0),
+        /* 10 */ allow,
+    ]);
+}
+
+/// Installs `program` as this process's seccomp filter (inherited by every process it starts).
+fn install(program: &[libc::sock_filter]) {
     let filter = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_ptr().cast_mut(),

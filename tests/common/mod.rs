@@ -15,9 +15,13 @@ use std::time::{Duration, Instant};
 
 pub const MUSL: &str = "x86_64-unknown-linux-musl";
 
+/// `RINIT_TARGET=glibc`: the binary the README's Quickstart builds, `cargo build --release`
+/// for the host (linked against the host's glibc), at target/release/rinit.
+pub const GLIBC: &str = "glibc";
+
 /// The target whose rinit the suite tests: `RINIT_TARGET` (e.g. `i686-unknown-linux-musl`, or
-/// `aarch64-unknown-linux-musl` under qemu-user through binfmt_misc), or x86_64 musl. The
-/// harness and the helper programs stay native.
+/// `aarch64-unknown-linux-musl` under qemu-user through binfmt_misc, or `glibc`), or x86_64
+/// musl. The harness and the helper programs stay native.
 pub fn target() -> String {
     std::env::var("RINIT_TARGET").unwrap_or_else(|_| MUSL.into())
 }
@@ -25,6 +29,9 @@ pub fn target() -> String {
 /// Whether the rinit under test runs under qemu-user (another architecture than the host's).
 pub fn under_qemu() -> bool {
     let target = target();
+    if target == GLIBC {
+        return false;
+    }
     // An x86_64 kernel runs i686 binaries itself.
     let native = target.starts_with(std::env::consts::ARCH)
         || std::env::consts::ARCH == "x86_64" && target.starts_with("i686");
@@ -77,7 +84,7 @@ fn build(args: &[&str]) {
         .expect("run cargo build");
     assert!(
         status.success(),
-        "static build failed: is the target installed? {args:?}"
+        "build failed: is the target installed? {args:?}"
     );
 }
 
@@ -115,6 +122,12 @@ fn bin_dirs() -> &'static (PathBuf, PathBuf) {
         };
         build(&["--workspace", "--target", MUSL]);
         let target = target();
+        if target == GLIBC {
+            // Exactly the Quickstart's command, run from the checkout.
+            build(&[]);
+            let quickstart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release");
+            return (quickstart, release(MUSL));
+        }
         if cross_built(&target) {
             build_cross(&target);
         } else if target != MUSL {
@@ -338,6 +351,21 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 /// A field of /proc/PID/status, e.g. `voluntary_ctxt_switches`.
+/// Waits until process `pid` reads its signals from a signalfd (rinit opens it right after it
+/// blocks every signal): from then on a signal sent to it is queued for it, never dropped by the
+/// kernel (as for a PID 1 without a handler) nor fatal. qemu-user's signalfd is the host's, so
+/// this holds there too.
+pub fn wait_until_listening(pid: i32) {
+    let listening = eventually(Duration::from_secs(10), || {
+        fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.flatten().any(|fd| {
+                fs::read_link(fd.path()).is_ok_and(|to| to.as_os_str() == "anon_inode:[signalfd]")
+            })
+        })
+    });
+    assert!(listening, "process {pid} never opened a signalfd");
+}
+
 pub fn proc_status(pid: i32, field: &str) -> String {
     fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
