@@ -3,7 +3,9 @@
 
 Rounds are interleaved (the order of the inits rotates each round) so that noise from a shared
 machine falls on all of them alike. Run through bench/run, which installs and builds first.
-Options: --quick (fewer repetitions, for a smoke test).
+Options: --quick (fewer repetitions, for a smoke test). BENCH_OUT=DIR writes results.md,
+chart.svg and sizes.md there instead of bench/ (scripts/test's smoke run does, to leave the
+recorded results alone).
 """
 import json
 import os
@@ -27,6 +29,7 @@ INITS = {
     "tino": os.path.join(ROOT, "target", "bench-tools", "bin", "tino"),
 }
 QUICK = "--quick" in sys.argv
+OUT = os.environ.get("BENCH_OUT") or os.path.join(ROOT, "bench")
 NS = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 DEVNULL = subprocess.DEVNULL
 
@@ -337,9 +340,9 @@ def main():
             f"itself needs 7 s after SIGTERM and an engine's SIGKILL follows 15 s after it "
             f"(`docker stop -t 15`); the time is when the stop ended.")
     print(table)
-    with open(os.path.join(ROOT, "bench", "results.md"), "w") as f:
+    with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write(f"{note}\n\n{table}\n")
-    with open(os.path.join(ROOT, "bench", "chart.svg"), "w") as f:
+    with open(os.path.join(OUT, "chart.svg"), "w") as f:
         f.write(chart(rows[:-2], names))
 
 
@@ -395,7 +398,7 @@ def architecture_sizes():
                 f"{os.path.getsize(audited)} bytes: the embedded crate list (.dep-v0) costs "
                 f"{extra} bytes.")
     print(table + cost)
-    with open(os.path.join(ROOT, "bench", "sizes.md"), "w") as f:
+    with open(os.path.join(OUT, "sizes.md"), "w") as f:
         f.write("rinit's static binary per architecture, release profile (opt-level z, LTO, "
                 "stripped), as bench/run builds it.\n\n" + table + cost + "\n")
 
