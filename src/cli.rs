@@ -581,7 +581,8 @@ impl Parser {
                 ),
             )
         })?;
-        spec.text = match source.starts_with("--") {
+        // `--user app`, `-u app`; a variable reads `RINIT_USER=app`.
+        spec.text = match source.starts_with('-') {
             true => format!("{source} {value}"),
             false => format!("{source}={value}"),
         };

@@ -416,10 +416,14 @@ fn getopt_complaint(
     short: &str,
 ) {
     match option.strip_prefix("--") {
-        Some(_) => log::line_raw(format_args!("{program}: {before}{option}{after}")),
-        None => log::line_raw(format_args!(
+        Some(long) if !long.is_empty() => {
+            log::line_raw(format_args!("{program}: {before}{option}{after}"))
+        }
+        // `-x`, or `--` for the letter '-' of a word that only short options may follow (after
+        // the command under tini's names, `--frob` is the letters -, f, r, o, b).
+        _ => log::line_raw(format_args!(
             "{program}: {short} -- '{}'",
-            option.trim_start_matches('-')
+            option.strip_prefix('-').unwrap_or(option)
         )),
     }
     peer_usage(personality, program);

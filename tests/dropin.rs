@@ -311,6 +311,11 @@ fn tini_permutes_only_its_own_options_after_the_command() {
     let out = run_as(&scratch, "tini", &["sh", "-c", "echo hi"], &[]);
     assert_eq!(out.code, 1, "{out:?}");
     line_with(&out.stderr, "tini: invalid option -- 'c'");
+    // There tini's getopt knows no long option: `--frob` is the letters -, f, r, o, b, and the
+    // first complaint is about '-' (glibc never says "unrecognized option '--'").
+    let out = run_as(&scratch, "tini", &["sh", "--frob"], &[]);
+    assert_eq!(out.code, 1, "{out:?}");
+    line_with(&out.stderr, "tini: invalid option -- '-'");
     let out = run_as(&scratch, "tini", &["--", "sh", "-c", "echo hi"], &[]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "hi\n"));
     // Before the command, rinit's own options stay available under tini's name.

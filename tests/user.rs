@@ -102,6 +102,9 @@ fn a_numeric_user_needs_no_entry_and_keeps_none_of_roots_groups() {
 fn bad_users_get_one_clear_line_and_nothing_runs() {
     let cases: &[(&str, &str, &[&str], i32, &str)] = &[
         (PASSWD, GROUP, &["--user", "ghost"], 1, "rinit: --user ghost: no user 'ghost' in /etc/passwd\n"),
+        // The short flag is named as given, not as a variable (`-u=ghost`).
+        (PASSWD, GROUP, &["-u", "ghost"], 1, "rinit: -u ghost: no user 'ghost' in /etc/passwd\n"),
+        (PASSWD, GROUP, &["-ughost"], 1, "rinit: -u ghost: no user 'ghost' in /etc/passwd\n"),
         (PASSWD, GROUP, &["--user", "app:nogroup"], 1, "rinit: --user app:nogroup: no group 'nogroup' in /etc/group\n"),
         (
             "app:x:abc:1000::/:\n",
