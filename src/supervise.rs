@@ -50,9 +50,17 @@ impl<'a> Supervisor<'a> {
 
     /// Runs until the command and everyone rinit waits for are gone; returns the exit code.
     pub fn run(mut self) -> u8 {
+        // The first pass reaps before it waits: a child that died before rinit blocked SIGCHLD
+        // (an orphan of whoever exec'd rinit as PID 1) sent a SIGCHLD the kernel discarded, as
+        // it discards every signal to an init without a handler, so none would wake rinit.
+        let mut first = true;
         loop {
             let mut events = Vec::new();
-            if let Some(received) = self.wait() {
+            let received = match core::mem::take(&mut first) {
+                true => None,
+                false => self.wait(),
+            };
+            if let Some(received) = received {
                 let (signal, sender) = (received.signal, received.sender);
                 voice::say(self.settings, Note::Received { signal, sender });
                 // SIGCHLD only says "reap": one can stand for many exits, so reaping below

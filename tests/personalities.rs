@@ -40,8 +40,8 @@ fn grandchild_sees_usr1(
     let child = scratch.path(&format!("{name_in_scratch}.child"));
     let script = format!(
         "trap 'echo got-usr1 >> {child}' USR1; trap 'exit 0' TERM; {} record {record} & \
-         echo $! > {record}.pid; until [ -s {record} ]; do sleep 0.01; done; echo up; \
-         while :; do sleep 0.02; done",
+         echo $! > {record}.pid.new; mv {record}.pid.new {record}.pid; \
+         until [ -s {record} ]; do sleep 0.01; done; echo up; while :; do sleep 0.02; done",
         testkit()
     );
     let mut full: Vec<&str> = args.to_vec();
@@ -50,6 +50,8 @@ fn grandchild_sees_usr1(
     command.stdin(Stdio::null()).envs(env.iter().copied());
     let ns = Namespace::start_command(command);
     scratch.wait_for(&name_in_scratch, "ready");
+    // The recorder's pid, written whole (renamed into place) before the signal is sent.
+    scratch.wait_for(&format!("{name_in_scratch}.pid"), "\n");
     wait_until_listening(ns.pid1());
     ns.signal(libc::SIGUSR1);
     // Every mode forwards to the child itself: that half must always show, or a mode that
@@ -385,6 +387,16 @@ fn on_a_terminal_the_users_first_sighup_is_forwarded_after_the_hand_over() {
             ],
         ));
         scratch.wait_for("record", "ready");
+        if name == "dumb-init" {
+            // The hand-over's SIGHUP must be read before the user's is sent, or the two merge
+            // into one pending SIGHUP. The kernel sent SIGHUP then SIGCONT, and rinit reads the
+            // lower number first: once SIGCONT's line shows, both are done.
+            let handed_over = eventually(TEN_SECONDS, || {
+                pty.screen()
+                    .contains("[dumb-init] Ignoring tty hand-off signal 18.")
+            });
+            assert!(handed_over, "{}", pty.screen());
+        }
         let init = children(pty.pid())[0];
         // SAFETY: signals to the init this test started.
         unsafe { libc::kill(init, libc::SIGHUP) };

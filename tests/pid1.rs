@@ -115,6 +115,27 @@ fn an_orphan_storm_leaves_zero_zombies() {
     assert_eq!(out.stdout.trim(), "zombies=0");
 }
 
+#[test]
+fn zombies_from_before_rinit_started_are_reaped_at_once_even_in_pause_mode() {
+    // PID 1 starts as a shell whose background job leaves orphans behind; they die and stay
+    // zombies under perl, which never reaps, until perl execs rinit -P in the same process.
+    // Their SIGCHLDs came before rinit blocked it: no signal will ever tell rinit of them.
+    let script = format!(
+        "({} orphans 5 &); exec perl -e 'select(undef, undef, undef, 0.5); exec @ARGV' {} -P",
+        testkit(),
+        rinit().display()
+    );
+    let ns = Namespace::start("sh", &["-c", &script]);
+    wait_until_listening(ns.pid1());
+    let out = std::process::Command::new("nsenter")
+        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--", &testkit()])
+        .args(["zombies", "5"])
+        .output()
+        .expect("nsenter");
+    ns.kill();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "zombies=0\n");
+}
+
 /// Sends each of `signals` to rinit (as PID 1, over the recorder) and checks that the
 /// recorder got exactly those, in order, one at a time; SIGCHLD goes first, from outside, and
 /// must never be passed on. The last signal must be SIGTERM, on which the recorder exits.
@@ -298,8 +319,11 @@ fn eight_megabytes_pass_through_stdin_and_stdout_unchanged() {
 fn an_idle_rinit_never_wakes_up() {
     let ns = Namespace::rinit(&["sleep", "60"]);
     let rinit = ns.pid1();
-    // Let start-up finish (exec, the child's exec report) before counting.
-    std::thread::sleep(Duration::from_millis(500));
+    // Start-up is over (exec, the child's exec report) once rinit sleeps in its signalfd read.
+    let waiting = eventually(Duration::from_secs(10), || {
+        fs::read_to_string(format!("/proc/{rinit}/wchan")).is_ok_and(|w| w == "signalfd_read_iter")
+    });
+    assert!(waiting, "rinit never blocked in its signalfd read");
     let before = proc_status(rinit, "voluntary_ctxt_switches");
     std::thread::sleep(Duration::from_secs(3));
     let after = proc_status(rinit, "voluntary_ctxt_switches");

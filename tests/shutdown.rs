@@ -163,6 +163,7 @@ fn pause_mode_reaps_orphans_drops_other_signals_and_exits_0_on_sigterm_or_sigint
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let ns = Namespace::rinit(&["-P", "-vv"]);
         let pid = ns.pid1();
+        wait_until_listening(pid);
         // Orphans of a process entered from outside come to PID 1, rinit: their zombies go.
         let enter = |args: &[&str]| {
             let out = std::process::Command::new("nsenter")
@@ -175,7 +176,6 @@ fn pause_mode_reaps_orphans_drops_other_signals_and_exits_0_on_sigterm_or_sigint
         };
         enter(&["orphans", "50"]);
         assert_eq!(enter(&["zombies", "10"]), "zombies=0\n");
-        wait_until_listening(pid);
         ns.signal(libc::SIGHUP); // not a stop signal: dropped
         let stderr = ns.path("stderr");
         let dropped = eventually(Duration::from_secs(10), || {
@@ -376,20 +376,25 @@ fn huge_durations_mean_no_deadline_and_never_crash() {
     // Each value in its own thread, at once: a worker that needs 6 s, longer than the default
     // grace (5 s), saves only if the value really means "no deadline", not one that wrapped
     // or was clamped to a few seconds.
-    let runs: Vec<_> = [
-        "18446744073709551615",
-        "307445734561825860m",
-        "99999999999999999999999999999999999999999999ms",
-        "5124095576030431h",
-        "none",
-        "inf",
-    ]
-    .into_iter()
-    .map(|huge| std::thread::spawn(move || huge_duration_saves(huge)))
-    .collect();
-    for run in runs {
-        run.join().expect("a huge duration");
-    }
+    // Every thread is joined before the test fails, so each cleans up its namespace and
+    // every failing value is named.
+    let failed: Vec<&str> = std::thread::scope(|scope| {
+        let runs: Vec<_> = [
+            "18446744073709551615",
+            "307445734561825860m",
+            "99999999999999999999999999999999999999999999ms",
+            "5124095576030431h",
+            "none",
+            "inf",
+        ]
+        .into_iter()
+        .map(|huge| (huge, scope.spawn(move || huge_duration_saves(huge))))
+        .collect();
+        runs.into_iter()
+            .filter_map(|(huge, run)| run.join().is_err().then_some(huge))
+            .collect()
+    });
+    assert!(failed.is_empty(), "failed for {failed:?}");
 }
 
 fn huge_duration_saves(huge: &str) {

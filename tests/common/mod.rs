@@ -350,7 +350,6 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
-/// A field of /proc/PID/status, e.g. `voluntary_ctxt_switches`.
 /// Waits until process `pid` reads its signals from a signalfd (rinit opens it right after it
 /// blocks every signal): from then on a signal sent to it is queued for it, never dropped by the
 /// kernel (as for a PID 1 without a handler) nor fatal. qemu-user's signalfd is the host's, so
@@ -366,6 +365,7 @@ pub fn wait_until_listening(pid: i32) {
     assert!(listening, "process {pid} never opened a signalfd");
 }
 
+/// A field of /proc/PID/status, e.g. `voluntary_ctxt_switches`.
 pub fn proc_status(pid: i32, field: &str) -> String {
     fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
