@@ -285,8 +285,9 @@ def main():
     sizes = binary_size()
     print("- peak RSS", file=sys.stderr)
     rss = peak_rss(repeat)
-    print("- idle wake-ups over 10 s", file=sys.stderr)
-    idle = idle_wakeups(3 if QUICK else 10)
+    idle_seconds = 3 if QUICK else 10
+    print(f"- idle wake-ups over {idle_seconds} s", file=sys.stderr)
+    idle = idle_wakeups(idle_seconds)
     print("- INIT -- /bin/true", file=sys.stderr)
     startup, runs = true_runs(5 if QUICK else 20, 20 if QUICK else 50)
     orphans = 2000 if QUICK else 20000
@@ -307,7 +308,7 @@ def main():
         ("static binary size (KB)", {n: f"{sizes[n][0] / 1000:.0f}" + (" + libc" if sizes[n][1] else "")
                                      for n in names}, {n: sizes[n][0] for n in names}),
         ("peak RSS supervising `sleep` (KB)", {n: f"{rss[n]:.0f}" for n in names}, rss),
-        ("voluntary wake-ups, idle (per 10 s)", {n: f"{idle[n]}" for n in names}, idle),
+        (f"voluntary wake-ups, idle (per {idle_seconds} s)", {n: f"{idle[n]}" for n in names}, idle),
         (f"`INIT -- /bin/true` (ms per run; /bin/true alone {startup['/bin/true alone']:.2f})",
          {n: f"{startup[n]:.2f}" for n in names}, {n: startup[n] for n in names}),
         (f"CPU to reap {orphans} orphans as PID 1 (ms)", {n: f"{reap[n]:.0f}" for n in names}, reap),
