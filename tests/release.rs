@@ -184,9 +184,13 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
         ] {
             assert!(listing.contains(file), "{deb}: no {file} in {listing}");
         }
-        // lintian: no error and no warning (informational notes are allowed).
+        // lintian: no error and no warning (informational notes are allowed). Its temporary
+        // files (which it leaves behind) go to the scratch folder, removed with it.
+        let lintian_tmp = one.0.join("lintian-tmp");
+        fs::create_dir_all(&lintian_tmp).unwrap();
         let lint = Command::new("lintian")
             .args(["--tag-display-limit", "0", &deb])
+            .env("TMPDIR", &lintian_tmp)
             .current_dir(&first)
             .output()
             .expect("lintian (Debian's package)");
