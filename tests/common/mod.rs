@@ -307,8 +307,20 @@ impl Drop for Namespace {
     /// --kill-child takes the namespace down. After `finish`, std knows the child was reaped
     /// and sends nothing.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end_namespace(&mut self.child);
+    }
+}
+
+/// SIGKILL to `unshare`, whose --kill-child takes its namespace down, and a wait until the
+/// namespace's PID 1 is gone or a zombie: the kernel lets PID 1 exit only once every other
+/// process of the namespace has, so none of them still writes to a scratch folder that is
+/// about to be removed. Nothing to do when `unshare` has already been reaped.
+fn end_namespace(unshare: &mut Child) {
+    let init = children(unshare.id() as i32).first().copied();
+    let _ = unshare.kill();
+    let _ = unshare.wait();
+    if let Some(init) = init {
+        eventually(Duration::from_secs(10), || matches!(state(init), 'Z' | '?'));
     }
 }
 
@@ -475,8 +487,7 @@ impl Drop for Pty {
     /// A test that fails before `finish` still ends what it started: SIGKILL to the session
     /// leader it spawned (unshare, whose --kill-child takes the namespace down).
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end_namespace(&mut self.child);
     }
 }
 
