@@ -70,17 +70,8 @@ fn grandchild_sees_usr1(
     // recorder takes the lower number first, so 10 shows before 12 or not at all.
     // The pid the shell wrote is the namespace's: the signal is sent from inside it.
     let recorder = scratch.read(&format!("{name_in_scratch}.pid"));
-    let sent = std::process::Command::new("nsenter")
-        .args([
-            "-t",
-            &ns.pid1().to_string(),
-            "-p",
-            "-m",
-            "--",
-            "kill",
-            "-USR2",
-        ])
-        .arg(recorder.trim())
+    let sent = ns
+        .enter(&["kill", "-USR2", recorder.trim()])
         .status()
         .expect("nsenter");
     assert!(sent.success(), "SIGUSR2 to the recorder {recorder}");

@@ -127,9 +127,8 @@ fn zombies_from_before_rinit_started_are_reaped_at_once_even_in_pause_mode() {
     );
     let ns = Namespace::start("sh", &["-c", &script]);
     wait_until_listening(ns.pid1());
-    let out = std::process::Command::new("nsenter")
-        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--", &testkit()])
-        .args(["zombies", "5"])
+    let out = ns
+        .enter(&[&testkit(), "zombies", "5"])
         .output()
         .expect("nsenter");
     ns.kill();

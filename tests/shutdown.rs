@@ -165,10 +165,10 @@ fn pause_mode_reaps_orphans_drops_other_signals_and_exits_0_on_sigterm_or_sigint
         let pid = ns.pid1();
         wait_until_listening(pid);
         // Orphans of a process entered from outside come to PID 1, rinit: their zombies go.
+        let kit = testkit();
         let enter = |args: &[&str]| {
-            let out = std::process::Command::new("nsenter")
-                .args(["-t", &pid.to_string(), "-p", "-m", "--", &testkit()])
-                .args(args)
+            let out = ns
+                .enter(&[&[kit.as_str()], args].concat())
                 .output()
                 .expect("nsenter");
             assert!(out.status.success(), "{out:?}");
@@ -177,13 +177,7 @@ fn pause_mode_reaps_orphans_drops_other_signals_and_exits_0_on_sigterm_or_sigint
         enter(&["orphans", "50"]);
         assert_eq!(enter(&["zombies", "10"]), "zombies=0\n");
         ns.signal(libc::SIGHUP); // not a stop signal: dropped
-        let stderr = ns.path("stderr");
-        let dropped = eventually(Duration::from_secs(10), || {
-            std::fs::read_to_string(&stderr)
-                .unwrap_or_default()
-                .contains("dropped SIGHUP: pause mode runs no command")
-        });
-        assert!(dropped, "{}", std::fs::read_to_string(&stderr).unwrap());
+        ns.wait_for_stderr("dropped SIGHUP: pause mode runs no command");
         assert!(
             proc_status(pid, "State").starts_with('S'),
             "still running after SIGHUP"
@@ -323,9 +317,8 @@ fn a_process_entered_with_nsenter_gets_sigterm_and_its_chance() {
     let script = format!("until [ -e {gate} ]; do sleep 0.02; done; exit 6");
     let ns = Namespace::rinit(&["-v", "sh", "-c", &script]);
     // Not rinit's child: its parent is nsenter, outside the namespace.
-    let mut entered = std::process::Command::new("nsenter")
-        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--"])
-        .args([&testkit(), "worker", &log, "400"])
+    let mut entered = ns
+        .enter(&[&testkit(), "worker", &log, "400"])
         .stdin(std::process::Stdio::null())
         .spawn()
         .expect("nsenter");
@@ -352,13 +345,7 @@ fn a_signal_other_than_term_or_int_after_the_command_exited_reaches_nobody() {
     // The worker saves 1 s after SIGTERM; SIGUSR1's default action would kill it.
     let script = background_worker("", &log, "1000");
     let ns = Namespace::rinit(&["-vv", "sh", "-c", &script]);
-    let stderr = ns.path("stderr");
-    let seen = eventually(Duration::from_secs(10), || {
-        std::fs::read_to_string(&stderr)
-            .unwrap_or_default()
-            .contains("sent SIGTERM to the processes left")
-    });
-    assert!(seen, "draining did not start");
+    ns.wait_for_stderr("sent SIGTERM to the processes left");
     ns.signal(libc::SIGUSR1);
     let out = ns.finish(Duration::from_secs(20));
     assert_eq!(out.code, 0, "{out:?}");
@@ -660,29 +647,14 @@ fn no_busy_loop_while_an_adopted_process_finishes_after_its_entered_parent_exite
     // As `docker exec sh -c 'worker & wait'`: a shell entered from outside, not rinit's child,
     // whose worker is adopted by rinit when SIGTERM ends the shell.
     let entered = format!("{} worker {log} 3000 & wait", testkit());
-    let mut nsenter = std::process::Command::new("nsenter")
-        .args([
-            "-t",
-            &pid1.to_string(),
-            "-p",
-            "-m",
-            "--",
-            "sh",
-            "-c",
-            &entered,
-        ])
+    let mut nsenter = ns
+        .enter(&["sh", "-c", &entered])
         .stdin(std::process::Stdio::null())
         .spawn()
         .expect("nsenter");
     scratch.wait_for("log", "started");
     std::fs::write(&gate, "").unwrap();
-    let stderr = ns.path("stderr");
-    let waiting = eventually(Duration::from_secs(10), || {
-        std::fs::read_to_string(&stderr)
-            .unwrap_or_default()
-            .contains("waiting for processes that are not rinit's children")
-    });
-    assert!(waiting, "{}", std::fs::read_to_string(&stderr).unwrap());
+    ns.wait_for_stderr("waiting for processes that are not rinit's children");
     // SIGTERM ended the entered shell, and nsenter with it: only its worker is left.
     let shell_gone = eventually(Duration::from_secs(10), || {
         nsenter.try_wait().is_ok_and(|status| status.is_some())
@@ -729,9 +701,8 @@ fn with_pidfd_open_refused_pid_1_still_waits_for_an_entered_process() {
     let gate = scratch.path("gate");
     let script = format!("until [ -e {gate} ]; do sleep 0.02; done; exit 6");
     let ns = namespace_without_pidfds(&rinit().display().to_string(), &["-v", "sh", "-c", &script]);
-    let mut entered = std::process::Command::new("nsenter")
-        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--"])
-        .args([&testkit(), "worker", &log, "600"])
+    let mut entered = ns
+        .enter(&[&testkit(), "worker", &log, "600"])
         .stdin(std::process::Stdio::null())
         .spawn()
         .expect("nsenter");
@@ -789,9 +760,8 @@ fn v_names_a_sender_outside_the_namespace_and_one_inside_by_pid() {
     scratch.wait_for("record", "ready");
     ns.signal(libc::SIGUSR1);
     scratch.wait_for("record", "\n10\n");
-    let inside = std::process::Command::new("nsenter")
-        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--"])
-        .args(["sh", "-c", "kill -USR2 1"])
+    let inside = ns
+        .enter(&["sh", "-c", "kill -USR2 1"])
         .status()
         .expect("nsenter");
     assert!(inside.success());
@@ -869,13 +839,7 @@ fn a_second_sigterm_ends_the_stop_delay_and_the_command_hears_it_once() {
     scratch.wait_for("record", "ready");
     let start = Instant::now();
     ns.signal(libc::SIGTERM);
-    let stderr = ns.path("stderr");
-    let holding = eventually(Duration::from_secs(10), || {
-        std::fs::read_to_string(&stderr)
-            .unwrap_or_default()
-            .contains("holding SIGTERM for 30s")
-    });
-    assert!(holding, "{}", std::fs::read_to_string(&stderr).unwrap());
+    ns.wait_for_stderr("holding SIGTERM for 30s");
     ns.signal(libc::SIGTERM);
     // RTMIN+1 is 35; qemu-user renumbers real-time signals, so only the count is checked.
     let forwarded = || scratch.read("record").lines().skip(1).count();
@@ -966,17 +930,10 @@ fn a_process_entered_while_draining_gets_sigterm_once_and_promptly() {
     // A setsid'd worker that takes 4 s to save keeps rinit draining, with nothing to wake it.
     let script = background_worker("setsid", &first, "4000");
     let ns = Namespace::rinit(&["-v", "--grace", "6s", "sh", "-c", &script]);
-    let stderr = ns.path("stderr");
-    let draining = eventually(Duration::from_secs(10), || {
-        std::fs::read_to_string(&stderr)
-            .unwrap_or_default()
-            .contains("sent SIGTERM to the processes left")
-    });
-    assert!(draining, "{}", std::fs::read_to_string(&stderr).unwrap());
+    ns.wait_for_stderr("sent SIGTERM to the processes left");
     // A `docker exec` into the stopping container: its parent is outside the namespace.
-    let mut entered = std::process::Command::new("nsenter")
-        .args(["-t", &ns.pid1().to_string(), "-p", "-m", "--"])
-        .args(["sh", &saver, &arrival])
+    let mut entered = ns
+        .enter(&["sh", &saver, &arrival])
         .stdin(std::process::Stdio::null())
         .spawn()
         .expect("nsenter");

@@ -262,6 +262,31 @@ impl Namespace {
         self.scratch.path(name)
     }
 
+    /// `args` (a program and its arguments) run inside this namespace, its PID and mount
+    /// namespaces entered with nsenter, as `docker exec` does: the process's parent stays
+    /// outside, so it is not rinit's child.
+    pub fn enter(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .args(["-t", &self.pid1().to_string(), "-p", "-m", "--"])
+            .args(args);
+        command
+    }
+
+    /// Waits up to 10 s for `text` in what PID 1 wrote to stderr so far; fails the test,
+    /// showing what it wrote, if it never comes.
+    pub fn wait_for_stderr(&self, text: &str) {
+        let path = self.path("stderr");
+        let seen = eventually(Duration::from_secs(10), || {
+            fs::read_to_string(&path).unwrap_or_default().contains(text)
+        });
+        assert!(
+            seen,
+            "no {text:?} in stderr: {}",
+            fs::read_to_string(&path).unwrap_or_default()
+        );
+    }
+
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill with plain integers, aimed at the PID 1 this test started.
         assert_eq!(unsafe { libc::kill(self.pid1(), signal) }, 0, "kill PID 1");
