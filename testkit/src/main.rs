@@ -164,13 +164,24 @@ fn worker(path: &str, mode: &str) -> i32 {
             std::thread::sleep(Duration::from_secs(3600));
         }
     }
+    save_on_sigterm(
+        path,
+        Duration::from_millis(mode.parse().unwrap_or(0)),
+        || {},
+    );
+    0
+}
+
+/// The worker's life: a SIGTERM handler, `started` in `path`, then `ready()`; on SIGTERM it
+/// waits `delay` and appends `saved`.
+fn save_on_sigterm(path: &str, delay: Duration, ready: impl FnOnce()) {
     let mut signals =
         signal_hook::iterator::Signals::new([libc::SIGTERM]).expect("a SIGTERM handler");
     append(path, "started");
+    ready();
     signals.forever().next();
-    std::thread::sleep(Duration::from_millis(mode.parse().unwrap_or(0)));
+    std::thread::sleep(delay);
     append(path, "saved");
-    0
 }
 
 fn orphans(count: usize) -> i32 {
@@ -220,13 +231,10 @@ fn adopted(log: Option<&str>) -> i32 {
                     };
                     // Ready before its pid is reported, so that its parent's exit (and a
                     // shutdown right after) always finds the handler in place.
-                    let mut signals = signal_hook::iterator::Signals::new([libc::SIGTERM])
-                        .expect("a SIGTERM handler");
-                    append(log, "started");
-                    let me = std::process::id() as i32;
-                    let _ = nix::unistd::write(&writer, &me.to_ne_bytes());
-                    signals.forever().next();
-                    append(log, "saved");
+                    save_on_sigterm(log, Duration::ZERO, || {
+                        let me = std::process::id() as i32;
+                        let _ = nix::unistd::write(&writer, &me.to_ne_bytes());
+                    });
                     std::process::exit(0)
                 }
                 Ok(ForkResult::Parent { child }) => child.as_raw(),
