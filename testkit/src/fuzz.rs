@@ -2,7 +2,7 @@
 //! (non-UTF-8 bytes, empty and 100 KB words, option clusters, every valued option and every
 //! RINIT_*/TINI_*/DUMB_INIT_* variable with garbage and huge numbers, control characters),
 //! under every name rinit answers to, with commands that exit at once and commands that leave
-//! a process behind. Each case runs the real binary; it must end (SIGTERM once rinit blocks it,
+//! a process behind. Each case runs the real binary; it must end (SIGTERM once rinit listens,
 //! for pause mode and slow stops; a hang is 10 s), never die of a signal nor report an internal
 //! error, and then meet what the README and the code promise under the name it was called as
 //! (see [`Case::judge`]):
@@ -430,11 +430,13 @@ impl Case {
                 Ok(status) => break status,
                 Err(e) => return Err(format!("waitpid: {e}")),
             }
-            // Once rinit blocks SIGTERM (its first act), or after 300 ms where its mask does not
-            // show it (qemu-user keeps the guest's mask to itself): never in the instant before
-            // rinit runs, when no program can have blocked anything yet.
-            let ready = crate::blocks_sigterm(pid.as_raw()) || start.elapsed() > READY_AT_MOST;
-            if termed.is_none() && ready && start.elapsed() > Duration::from_millis(20) {
+            // Once rinit reads signals from its signalfd (opened right after it blocks them all):
+            // its mask cannot tell, since qemu-user blocks host signals during its own start-up,
+            // before the emulated rinit has blocked anything, and a SIGTERM then kills it. A case
+            // that ends before (a print, a usage error) needs none; one that never gets there
+            // gets it after READY_AT_MOST anyway.
+            let ready = listening(pid.as_raw()) || start.elapsed() > READY_AT_MOST;
+            if termed.is_none() && ready {
                 let _ = kill(pid, Signal::SIGTERM);
                 termed = Some(Instant::now());
             }
@@ -1277,8 +1279,17 @@ fn references(dir: &str) -> Result<Vec<[Vec<u8>; 3]>, String> {
         .collect()
 }
 
-/// How long a case waits for rinit to show SIGTERM blocked before it sends SIGTERM anyway.
-const READY_AT_MOST: Duration = Duration::from_millis(300);
+/// How long a case waits for rinit's signalfd before it sends SIGTERM anyway.
+const READY_AT_MOST: Duration = Duration::from_secs(2);
+
+/// Whether process `pid` has a signalfd open.
+fn listening(pid: i32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|to| to.as_os_str() == "anon_inode:[signalfd]")
+        })
+    })
+}
 
 pub fn run(seed: u64, cases: usize, dir: &str) -> i32 {
     let prints = match references(dir) {
