@@ -15,7 +15,8 @@ use core::time::Duration;
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Invocation {
-    Run(Settings),
+    /// Boxed: it is most of the value, and built once.
+    Run(alloc::boxed::Box<Settings>),
     /// Help, version or license text for stdout; rinit exits 0.
     Print(String),
 }
@@ -37,11 +38,12 @@ enum Opt {
     Grace,
     StopTimeout,
     StopDelay,
+    StopSignal,
     User,
 }
 
 /// (short, long, option, takes a value)
-const OPTIONS: [(Option<char>, &str, Opt, bool); 18] = [
+const OPTIONS: [(Option<char>, &str, Opt, bool); 19] = [
     (Some('h'), "help", Opt::Help, false),
     (Some('V'), "version", Opt::Version, false),
     (Some('l'), "license", Opt::License, false),
@@ -58,6 +60,7 @@ const OPTIONS: [(Option<char>, &str, Opt, bool); 18] = [
     (None, "grace", Opt::Grace, true),
     (None, "stop-timeout", Opt::StopTimeout, true),
     (None, "stop-delay", Opt::StopDelay, true),
+    (None, "stop-signal", Opt::StopSignal, true),
     (Some('u'), "user", Opt::User, true),
     (None, "kill-process-group", Opt::Group, false),
 ];
@@ -79,15 +82,20 @@ Options (each also read from the environment variable shown):
       --grace DURATION    once COMMAND has exited by itself, the processes left get this
                           long after SIGTERM before SIGKILL (default 5s; none: no
                           limit); 0 exits with COMMAND, as tini does [RINIT_GRACE]
+      --stop-signal SIGNAL[,SIGNAL...]
+                          the signals that mean stop, as received or rewritten (default
+                          TERM,INT); e.g. QUIT for an image whose STOPSIGNAL is SIGQUIT
+                          [RINIT_STOP_SIGNAL]
       --stop-timeout DURATION
-                          after the first SIGTERM/SIGINT, SIGKILL everything left after
+                          after the first stop signal, SIGKILL everything left after
                           DURATION (default none: the sender's deadline applies, e.g.
-                          docker stop -t N) [RINIT_STOP_TIMEOUT]
+                          docker stop -t N; 0: at once, nothing forwarded)
+                          [RINIT_STOP_TIMEOUT]
       --stop-delay DURATION
-                          hold the first SIGTERM this long before forwarding it, so
-                          COMMAND keeps serving while load balancers drop it; a
-                          second SIGTERM, or COMMAND's exit, ends the hold (default 0;
-                          none: until then) [RINIT_STOP_DELAY]
+                          hold the first stop signal named (SIGTERM by default) this
+                          long before forwarding it, so COMMAND keeps serving while
+                          load balancers drop it; that signal again, or COMMAND's exit,
+                          ends the hold (default 0; none: until then) [RINIT_STOP_DELAY]
                           DURATION: 500ms, 5s, 1.5m, 2h, seconds, or none (also inf)
   -u, --user USER[:GROUP] run COMMAND as USER (and GROUP): names from the image's
                           /etc/passwd and /etc/group, or numeric ids; rinit stays
@@ -99,7 +107,7 @@ Options (each also read from the environment variable shown):
                           repeatable, or a list [RINIT_REMAP_EXIT=CODE,...]
   -w, --warn-on-reap      log every reaped process that is not the child
                           [RINIT_WARN_ON_REAP=1]
-  -P, --pause             run no command: reap, and exit 0 on SIGTERM/SIGINT [RINIT_PAUSE=1]
+  -P, --pause             run no command: reap, and exit 0 on a stop signal [RINIT_PAUSE=1]
   -v, --verbose           log signals, reaps and shutdown steps to stderr; repeat for
                           more [RINIT_VERBOSE=N]
   -V, --version           print the version
@@ -109,6 +117,27 @@ Options (each also read from the environment variable shown):
 Exit status: COMMAND's, or 128+N if it was killed by signal N; 126 if COMMAND cannot be
 executed, 127 if it is not found, 2 for a usage error, 1 if rinit cannot start it.
 Called as tini, docker-init, dumb-init or catatonit, rinit takes that program's defaults.
+";
+
+/// tini's options, in tini's order and usage line, worded rinit's way (tini's own help text is
+/// not ours to copy); `{program}` is the name as called.
+const TINI_HELP: &str = "\
+Usage: {program} [OPTIONS] PROGRAM -- [ARGS] | --version
+
+rinit, called as {program}: runs PROGRAM as its child with tini's defaults.
+
+Options:
+  --version       print the version
+  -h              print this help
+  -s              register as child subreaper when not PID 1 [TINI_SUBREAPER]
+  -p SIGNAL       receive SIGNAL when the parent dies, e.g. -p SIGKILL
+  -v              log more; repeat up to three times [TINI_VERBOSITY=N]
+  -w              warn about every zombie reaped
+  -g              forward signals to PROGRAM's process group [TINI_KILL_PROCESS_GROUP]
+  -e EXIT_CODE    report EXIT_CODE (0-255) as 0; repeatable
+  -l              print the license
+
+rinit's own options and variables work under this name too: run it as rinit --help.
 ";
 
 fn version_text() -> String {
@@ -146,7 +175,7 @@ where
         return Ok(Invocation::Print(text));
     }
     parser.finish()?;
-    Ok(Invocation::Run(parser.settings))
+    Ok(Invocation::Run(alloc::boxed::Box::new(parser.settings)))
 }
 
 struct Parser {
@@ -177,6 +206,19 @@ impl Blame {
 impl Parser {
     fn usage(&self, message: String) -> Error {
         self.blame.error(message, UsageKind::Other)
+    }
+
+    /// `--help`'s text under the name rinit was called as.
+    fn help(&self) -> String {
+        match self.settings.personality {
+            // One of tini's own names (tini, tini-static, docker-init): nothing to escape.
+            Personality::Tini => {
+                let program = &self.blame.program;
+                let name = program.rsplit('/').next().unwrap_or(program);
+                TINI_HELP.replace("{program}", name)
+            }
+            _ => HELP.to_string(),
+        }
     }
 
     fn unknown(&self, option: String, message: String) -> Error {
@@ -281,6 +323,10 @@ impl Parser {
         if let Some(value) = text("RINIT_STOP_DELAY")? {
             self.settings.stop_delay = self.duration("RINIT_STOP_DELAY", &value)?;
         }
+        if let Some(value) = text("RINIT_STOP_SIGNAL")? {
+            self.settings.stop_signals =
+                self.listed("RINIT_STOP_SIGNAL", &value, Self::stop_signal)?;
+        }
         if let Some(value) = text("RINIT_REMAP_EXIT")? {
             for item in list(&value) {
                 let code = self.exit_code("RINIT_REMAP_EXIT", item)?;
@@ -360,7 +406,7 @@ impl Parser {
                 };
                 let name = format!("--{long}");
                 match opt {
-                    Opt::Help => return Ok(Some(HELP.to_string())),
+                    Opt::Help => return Ok(Some(self.help())),
                     Opt::Version => return Ok(Some(version_text())),
                     Opt::License => return Ok(Some(LICENSE.to_string())),
                     Opt::Subreaper => self.settings.subreaper = Subreaper::Required,
@@ -390,6 +436,10 @@ impl Parser {
                         self.settings.stop_timeout = Some(self.duration(&name, &value)?)
                     }
                     Opt::StopDelay => self.settings.stop_delay = self.duration(&name, &value)?,
+                    Opt::StopSignal => {
+                        self.settings.stop_signals =
+                            self.listed(&name, &value, Self::stop_signal)?
+                    }
                     Opt::User => self.settings.user = Some(self.user(&typed, &value)?),
                 }
             }
@@ -489,6 +539,18 @@ impl Parser {
                 signals::RTMAX
             ))
         })
+    }
+
+    /// A signal that can mean "stop": one that reaches rinit's forwarding.
+    fn stop_signal(&self, source: &str, value: &str) -> Result<i32, Error> {
+        let signal = self.signal(source, value)?;
+        if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&signal) {
+            return Err(self.usage(format!(
+                "{source}: {} never reaches rinit's forwarding, so it cannot mean stop",
+                signals::name(signal)
+            )));
+        }
+        Ok(signal)
     }
 
     /// A verbosity level: any decimal number, more than the highest level counting as it.
@@ -599,9 +661,45 @@ impl Parser {
                 "--pause runs no command, so --user (RINIT_USER) has nothing to run".to_string(),
             ));
         }
+        if settings.pause && !settings.stop_delay.is_zero() {
+            return Err(self.usage(
+                "--pause runs no command, so --stop-delay (RINIT_STOP_DELAY) has nothing to hold"
+                    .to_string(),
+            ));
+        }
         if !settings.pause && settings.command.is_empty() {
             let message = "no command given".into();
             return Err(self.blame.error(message, UsageKind::NoCommand));
+        }
+        let (delay, timeout) = (settings.stop_delay, settings.stop_timeout);
+        if let Some(timeout) = timeout.filter(|t| !delay.is_zero() && *t != Duration::MAX) {
+            if timeout <= delay {
+                return Err(self.usage(format!(
+                    "--stop-timeout {timeout:?} is not longer than --stop-delay {}: the command \
+                     would be SIGKILLed before it ever got its stop signal \
+                     (RINIT_STOP_TIMEOUT, RINIT_STOP_DELAY)",
+                    match delay {
+                        Duration::MAX => "none".into(),
+                        delay => format!("{delay:?}"),
+                    }
+                )));
+            }
+        }
+        // tini's -p SIGKILL is its users' habit, kept under its names. Elsewhere the signal
+        // would end rinit itself (SIGSTOP: freeze it) and leave the command without its init.
+        let fatal = [libc::SIGKILL, libc::SIGSTOP];
+        if let Some(signal) = settings.parent_death_signal.filter(|s| fatal.contains(s)) {
+            if settings.personality != Personality::Tini {
+                return Err(self.usage(format!(
+                    "--pdeathsig (RINIT_PDEATHSIG): {} would {} rinit itself and leave the \
+                     command without its init; name a signal rinit forwards, e.g. TERM",
+                    signals::name(signal),
+                    match signal {
+                        libc::SIGKILL => "kill",
+                        _ => "stop",
+                    }
+                )));
+            }
         }
         if settings.personality == Personality::DumbInit && settings.session == Session::NewSession
         {
@@ -692,7 +790,7 @@ mod tests {
 
     fn settings(args: &[&str], vars: &[(&str, &str)]) -> Settings {
         match parse_with(args, vars) {
-            Ok(Invocation::Run(settings)) => settings,
+            Ok(Invocation::Run(settings)) => *settings,
             other => panic!("expected settings for {args:?}, got {other:?}"),
         }
     }
@@ -734,15 +832,12 @@ mod tests {
 
     #[test]
     fn clustered_and_attached_values() {
-        let s = settings(
-            &["rinit", "-vvsw", "-e143", "-e", "130", "-pKILL", "x"],
-            &[],
-        );
+        let s = settings(&["rinit", "-vvsw", "-e143", "-e", "130", "-pHUP", "x"], &[]);
         assert_eq!(s.verbosity, 3);
         assert_eq!(s.subreaper, Subreaper::Required);
         assert!(s.warn_on_reap);
         assert_eq!(s.remap_exit, [143, 130]);
-        assert_eq!(s.parent_death_signal, Some(libc::SIGKILL));
+        assert_eq!(s.parent_death_signal, Some(libc::SIGHUP));
         let s = settings(
             &[
                 "rinit",
@@ -986,6 +1081,67 @@ mod tests {
             Some(Duration::from_secs(5))
         );
         assert_eq!(parse_duration("0.000"), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn stop_signals_are_a_list_the_first_held_and_refusals_are_usage_errors() {
+        assert_eq!(
+            settings(&["rinit", "true"], &[]).stop_signals,
+            [libc::SIGTERM, libc::SIGINT]
+        );
+        let s = settings(&["rinit", "--stop-signal", "QUIT,SIGTERM", "true"], &[]);
+        assert_eq!(s.stop_signals, [libc::SIGQUIT, libc::SIGTERM]);
+        assert_eq!(s.held_signal(), Some(libc::SIGQUIT));
+        // The flag wins over the variable.
+        let s = settings(
+            &["rinit", "--stop-signal=WINCH", "true"],
+            &[("RINIT_STOP_SIGNAL", "QUIT")],
+        );
+        assert_eq!(s.stop_signals, [libc::SIGWINCH]);
+        assert!(s.is_stop(libc::SIGWINCH, libc::SIGWINCH));
+        assert!(!s.is_stop(libc::SIGTERM, libc::SIGTERM));
+        for (args, vars, message) in [
+            (
+                &["rinit", "--stop-signal", ",", "true"][..],
+                &[][..],
+                "is not a signal",
+            ),
+            (
+                &["rinit", "--stop-signal", "STOP", "true"],
+                &[],
+                "cannot mean stop",
+            ),
+            (
+                &["rinit", "--stop-timeout", "1s", "true"],
+                &[("RINIT_STOP_DELAY", "1s")],
+                "is not longer than --stop-delay 1s",
+            ),
+            (
+                &["rinit", "-p", "STOP", "true"],
+                &[],
+                "would stop rinit itself",
+            ),
+        ] {
+            let (said, code) = usage_error(args, vars);
+            assert!(said.contains(message), "{args:?}: {said}");
+            assert_eq!(code, 2, "{args:?}");
+        }
+        // tini's -p SIGKILL stands, and a timeout longer than the delay is fine.
+        assert_eq!(
+            settings(&["tini", "-p", "SIGKILL", "true"], &[]).parent_death_signal,
+            Some(libc::SIGKILL)
+        );
+        settings(
+            &[
+                "rinit",
+                "--stop-timeout",
+                "2s",
+                "--stop-delay",
+                "1s",
+                "true",
+            ],
+            &[],
+        );
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! returns the actions; `supervise` carries them out. No syscalls here: unit tests drive it.
 //!
 //! The phases of a run, and what ends each:
-//! - running: the command runs and gets every signal. A stop signal (SIGTERM or SIGINT, after
-//!   `-r` rewriting) leads to stopping; the command's exit to draining. With `--stop-delay`,
-//!   the first SIGTERM is held that long before it is forwarded (the command keeps serving
-//!   while load balancers drop it); a second SIGTERM or the command's exit ends the hold.
+//! - running: the command runs and gets every signal. A stop signal (`--stop-signal`, SIGTERM
+//!   and SIGINT by default, as received or as `-r` rewrites it) leads to stopping; the
+//!   command's exit to draining. With `--stop-delay`, the first of the stop signals named
+//!   (SIGTERM by default) is held that long before it is forwarded (the command keeps serving
+//!   while load balancers drop it); that signal again, or the command's exit, ends the hold.
+//!   `--stop-timeout 0` SIGKILLs everything at the first stop signal, forwarding nothing.
 //! - stopping: the stop signal was forwarded and the command is finishing. By default rinit sets
 //!   no deadline: whoever sent the signal owns it (docker's `stop -t`, Kubernetes'
 //!   terminationGracePeriodSeconds). Only `--stop-timeout` sets one, from the first stop signal.
@@ -88,8 +90,9 @@ pub struct Machine {
     /// released (`None`: a delay too long for the clock, released only by a second SIGTERM).
     held: Option<(i32, i32)>,
     release_at: Option<Duration>,
-    /// The first SIGTERM has come: `--stop-delay` holds no other.
-    term_seen: bool,
+    /// The first of the stop signals (SIGTERM by default) has come: `--stop-delay` holds no
+    /// other.
+    held_seen: bool,
     /// A stop signal has arrived: from then on its sender owns the deadline.
     stop_seen: bool,
     /// A stop signal was forwarded to the command's whole process group.
@@ -108,7 +111,7 @@ impl Machine {
             deadline: None,
             held: None,
             release_at: None,
-            term_seen: false,
+            held_seen: false,
             stop_seen: false,
             stop_reached_group: false,
             ignore_once,
@@ -178,15 +181,11 @@ impl Machine {
             }
             Event::Deadline => match self.phase {
                 Phase::Stopping | Phase::Draining => {
-                    (self.held, self.release_at) = (None, None);
-                    actions.push(Action::Kill {
-                        why: match self.stop_seen {
-                            true => "the stop timeout ended",
-                            false => "the grace period ended",
-                        },
-                    });
-                    self.phase = Phase::Killing;
-                    self.deadline = now.checked_add(KILL_WAIT);
+                    let why = match self.stop_seen {
+                        true => "the stop timeout ended",
+                        false => "the grace period ended",
+                    };
+                    self.kill(now, why, &mut actions);
                 }
                 Phase::Killing => self.exit(&mut actions),
                 Phase::Running | Phase::Done => {}
@@ -218,14 +217,22 @@ impl Machine {
             });
             return;
         }
-        let stop = matches!(signal, libc::SIGTERM | libc::SIGINT);
+        let stop = settings.is_stop(received, signal);
         let first_stop = stop && !self.stop_seen;
         self.stop_seen |= stop;
-        let first_term = received == libc::SIGTERM && !self.term_seen;
-        self.term_seen |= received == libc::SIGTERM;
+        let held = settings.held_signal() == Some(received);
+        let first_held = held && !self.held_seen;
+        self.held_seen |= held;
+        let ends = matches!(self.phase, Phase::Killing | Phase::Done);
+        if first_stop && settings.stop_timeout == Some(Duration::ZERO) && !ends {
+            // `--stop-timeout 0`: SIGKILL at once; forwarding first would let handlers run.
+            self.status = self.status.or((!self.running).then_some(0));
+            self.kill(now, "the stop timeout ended", actions);
+            return;
+        }
         match self.phase {
             Phase::Running | Phase::Stopping if self.running => {
-                if first_term && !settings.stop_delay.is_zero() {
+                if first_held && !settings.stop_delay.is_zero() {
                     self.held = Some((signal, received));
                     self.release_at = now.checked_add(settings.stop_delay);
                     actions.push(Action::Hold {
@@ -233,8 +240,8 @@ impl Machine {
                         delay: settings.stop_delay,
                     });
                 } else {
-                    if received == libc::SIGTERM && self.held.take().is_some() {
-                        // A second SIGTERM ends the hold: this one goes now, in its place.
+                    if held && self.held.take().is_some() {
+                        // The held signal again ends the hold: this one goes now, in its place.
                         self.release_at = None;
                     }
                     self.forward(settings, signal, received, actions);
@@ -256,9 +263,10 @@ impl Machine {
                 why: "pause mode runs no command",
             }),
             Phase::Draining if stop => {
-                // A new stop request: everyone left hears it, once more.
+                // A new stop request: everyone left hears it, once more, as SIGTERM: the stop
+                // signal is the command's (nginx's SIGQUIT would dump a worker's core).
                 actions.push(Action::Terminate {
-                    signal,
+                    signal: libc::SIGTERM,
                     spare_group: false,
                 });
                 if first_stop {
@@ -312,6 +320,14 @@ impl Machine {
             self.deadline = now.checked_add(settings.grace);
         }
         // After a stop signal the deadline stays what the stop set: `--stop-timeout`'s, or none.
+    }
+
+    /// SIGKILL to everyone left; then rinit waits at most [`KILL_WAIT`] for them.
+    fn kill(&mut self, now: Duration, why: &'static str, actions: &mut Vec<Action>) {
+        (self.held, self.release_at) = (None, None);
+        actions.push(Action::Kill { why });
+        self.phase = Phase::Killing;
+        self.deadline = now.checked_add(KILL_WAIT);
     }
 
     fn exit(&mut self, actions: &mut Vec<Action>) {
@@ -492,24 +508,22 @@ mod tests {
                 why: "the command has exited"
             }]
         );
-        assert_eq!(
-            m.handle(&s, Event::Signal(SIGINT), T0),
-            [Terminate {
-                signal: SIGINT,
-                spare_group: false
-            }]
-        );
+        // Everyone left hears a stop as SIGTERM, whatever the stop signal was.
+        assert_eq!(m.handle(&s, Event::Signal(SIGINT), T0), [terminate(false)]);
     }
 
     #[test]
-    fn stop_is_judged_after_rewriting() {
+    fn a_stop_is_a_stop_signal_as_received_or_as_rewritten() {
         let s = Settings {
             rewrite: alloc::vec![(SIGTERM, SIGQUIT), (SIGUSR1, SIGTERM), (SIGINT, 0)],
             ..with_stop_timeout(1)
         };
+        // docker's SIGTERM, forwarded as SIGQUIT for nginx, is still docker's stop.
         let mut m = running();
         m.handle(&s, Event::Signal(SIGTERM), T0);
-        assert_eq!((m.phase(), m.deadline()), (Phase::Running, None));
+        assert_eq!((m.phase(), m.deadline()), (Phase::Stopping, Some(secs(1))));
+        // A stop signal rewritten to 0 is dropped, and starts nothing.
+        let mut m = running();
         assert_eq!(
             m.handle(&s, Event::Signal(SIGINT), T0),
             [Drop {
@@ -517,6 +531,7 @@ mod tests {
                 why: "rewritten to 0"
             }]
         );
+        assert_eq!(m.phase(), Phase::Running);
         assert_eq!(
             m.handle(&s, Event::Signal(SIGUSR1), T0),
             [Forward {
@@ -525,6 +540,95 @@ mod tests {
             }]
         );
         assert_eq!(m.phase(), Phase::Stopping);
+    }
+
+    fn with_stop_signals(signals: &[i32]) -> Settings {
+        Settings {
+            stop_signals: signals.to_vec(),
+            ..with_grace(5)
+        }
+    }
+
+    #[test]
+    fn the_images_stop_signal_starts_a_stop_and_no_grace_follows_the_exit() {
+        let s = with_stop_signals(&[SIGQUIT]);
+        let mut m = running();
+        let quit = Forward {
+            signal: SIGQUIT,
+            received: SIGQUIT,
+        };
+        assert_eq!(m.handle(&s, Event::Signal(SIGQUIT), T0), [quit]);
+        assert_eq!((m.phase(), m.deadline()), (Phase::Stopping, None));
+        // SIGQUIT reached the group but was not SIGTERM: the group hears SIGTERM too.
+        assert_eq!(m.handle(&s, Event::Exited(0), secs(1)), [terminate(false)]);
+        assert_eq!(m.deadline(), None, "the engine's window, not --grace");
+        // Without it, SIGQUIT is any signal: the exit is natural, and the grace applies.
+        let s = rinit();
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGQUIT), T0);
+        assert_eq!(m.phase(), Phase::Running);
+        m.handle(&s, Event::Exited(0), secs(1));
+        assert_eq!(m.deadline(), Some(secs(6)));
+        // Named, SIGTERM and SIGINT are no longer stop signals.
+        let s = with_stop_signals(&[SIGQUIT]);
+        let mut m = running();
+        m.handle(&s, Event::Signal(SIGTERM), T0);
+        assert_eq!(m.phase(), Phase::Running);
+    }
+
+    #[test]
+    fn a_stop_delay_holds_the_first_stop_signal_named() {
+        let s = Settings {
+            stop_delay: Duration::from_secs(5),
+            ..with_stop_signals(&[SIGQUIT, SIGTERM])
+        };
+        let mut m = running();
+        let hold = Hold {
+            received: SIGQUIT,
+            delay: Duration::from_secs(5),
+        };
+        assert_eq!(m.handle(&s, Event::Signal(SIGQUIT), T0), [hold]);
+        assert_eq!(m.phase(), Phase::Stopping);
+        // The other stop signal passes at once and leaves the hold as it is.
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), secs(1)), [term()]);
+        assert_eq!(m.deadline(), Some(secs(5)));
+        let quit = Forward {
+            signal: SIGQUIT,
+            received: SIGQUIT,
+        };
+        // SIGQUIT again: it goes now, once.
+        assert_eq!(m.handle(&s, Event::Signal(SIGQUIT), secs(2)), [quit]);
+        assert_eq!(m.deadline(), None);
+    }
+
+    #[test]
+    fn a_stop_timeout_of_zero_kills_at_once_and_forwards_nothing() {
+        let s = with_stop_timeout(0);
+        let killed = [Kill {
+            why: "the stop timeout ended",
+        }];
+        let mut m = running();
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), T0), killed);
+        assert_eq!(m.phase(), Phase::Killing);
+        assert_eq!(m.handle(&s, Event::Exited(137), T0), []);
+        assert_eq!(m.handle(&s, Event::Left(false), T0), [Exit(137)]);
+        // Draining after a natural exit: no second SIGTERM before the SIGKILL.
+        let mut m = running();
+        m.handle(&s, Event::Exited(3), T0);
+        assert_eq!(m.handle(&s, Event::Signal(SIGINT), T0), killed);
+        assert_eq!(m.handle(&s, Event::Left(false), T0), [Exit(3)]);
+        // Pause mode: SIGKILL to everyone, and exit 0 as a stop does.
+        let mut m = Machine::new(false, Mask::NONE);
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), T0), killed);
+        assert_eq!(m.handle(&s, Event::Left(false), T0), [Exit(0)]);
+        // A held stop too: nothing is held, nothing forwarded.
+        let s = Settings {
+            stop_delay: Duration::from_secs(5),
+            ..with_stop_timeout(0)
+        };
+        let mut m = running();
+        assert_eq!(m.handle(&s, Event::Signal(SIGTERM), T0), killed);
+        assert_eq!(m.deadline(), Some(T0 + KILL_WAIT));
     }
 
     #[test]

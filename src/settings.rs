@@ -92,8 +92,12 @@ pub struct Settings {
     /// left is SIGKILLed. `None` (the default): whoever sent the stop signal owns the deadline.
     pub stop_timeout: Option<Duration>,
     /// How long the first SIGTERM is held before it is forwarded (`--stop-delay`): the command
-    /// keeps serving while load balancers drop it. Zero: forwarded at once.
+    /// keeps serving while load balancers drop it. Zero: forwarded at once. It holds the first
+    /// of `stop_signals`.
     pub stop_delay: Duration,
+    /// The signals that mean "stop" (`--stop-signal`; default SIGTERM, SIGINT), as received or
+    /// as `-r` rewrites them: the image's STOPSIGNAL (nginx's SIGQUIT) starts a stop too.
+    pub stop_signals: Vec<i32>,
     /// `--user`: who the command runs as; rinit itself stays who it was.
     pub user: Option<crate::user::Spec>,
     /// dumb-init: after forwarding SIGTSTP/SIGTTIN/SIGTTOU, stop rinit itself.
@@ -127,6 +131,7 @@ impl Settings {
             grace: DEFAULT_GRACE,
             stop_timeout: None,
             stop_delay: Duration::ZERO,
+            stop_signals: alloc::vec![libc::SIGTERM, libc::SIGINT],
             user: None,
             stop_with_child: false,
             term_group_on_exit: false,
@@ -183,6 +188,18 @@ impl Settings {
             .rev()
             .find(|(from, _)| *from == received)
             .map_or(received, |(_, to)| *to)
+    }
+
+    /// Whether a signal received as `received` and forwarded as `forwarded` asks for a stop:
+    /// either is one of the stop signals (`-r TERM:QUIT` keeps docker's SIGTERM a stop).
+    pub fn is_stop(&self, received: i32, forwarded: i32) -> bool {
+        forwarded != 0
+            && (self.stop_signals.contains(&received) || self.stop_signals.contains(&forwarded))
+    }
+
+    /// The signal `--stop-delay` holds: the first stop signal named.
+    pub fn held_signal(&self) -> Option<i32> {
+        self.stop_signals.first().copied()
     }
 
     /// The exit code for a child that exited with `code` (already 128+N for a signal death).

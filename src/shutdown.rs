@@ -45,11 +45,16 @@ pub struct Rest {
     pidfds: Option<Result<(), Errno>>,
     /// PID 1 only: pidfds of processes left that are not rinit's children, by pid.
     watched: Vec<(i32, OwnedFd)>,
-    /// PID 1 only: the processes the shutdown's SIGTERM reached or spared, so that one that
-    /// enters the namespace later is told once, and nobody twice.
-    told: Vec<i32>,
+    /// PID 1 only: the processes the shutdown's SIGTERM reached or spared, by pid and start
+    /// time (a pid reused since is a new process), so that one that comes later is told once,
+    /// and nobody twice.
+    told: Vec<(i32, u64)>,
     /// Processes are left that only a periodic check can see go.
     recheck: bool,
+    /// That has been said, for the state it was said in: once per change, not every look.
+    said_recheck: bool,
+    /// pidfd_send_signal was refused and descendants are signalled by pid (said once).
+    send_refused: bool,
 }
 
 impl Rest {
@@ -68,6 +73,8 @@ impl Rest {
             watched: Vec::new(),
             told: Vec::new(),
             recheck: false,
+            said_recheck: false,
+            send_refused: false,
         }
     }
 
@@ -104,20 +111,21 @@ impl Rest {
                 return Vec::new();
             }
             let live = self.live();
-            for p in &live {
-                if !self.told.contains(&p.pid) {
-                    self.told.push(p.pid);
-                }
-            }
-            let Some(group) = spare else {
+            if signals.contains(&libc::SIGKILL) {
                 // kill(-1) reaches every process of the namespace but rinit, even those forked
                 // since the listing, and never leaves it.
                 send_all(-1);
                 return live.iter().map(|p| p.pid).collect();
-            };
+            }
+            // One by one, and exactly those listed: then `told` holds who got it, and a
+            // process that enters or is forked meanwhile is seen by the next look, never
+            // told twice (kill(-1) would reach it unrecorded).
             let mut reached = Vec::new();
             for p in &live {
-                match p.group == group {
+                if !self.told.contains(&(p.pid, p.start)) {
+                    self.told.push((p.pid, p.start));
+                }
+                match spare == Some(p.group) {
                     true => _ = wake(p.pid),
                     false if send_all(p.pid) => reached.push(p.pid),
                     false => {}
@@ -168,12 +176,14 @@ impl Rest {
             }
             // Nobody can be named without /proc: look again every RECHECK while any is left.
             self.recheck = true;
-            say!(
-                settings,
-                INFO,
-                "processes left that are not rinit's children; checking every {} ms",
-                RECHECK.as_millis()
-            );
+            if !core::mem::replace(&mut self.said_recheck, true) {
+                say!(
+                    settings,
+                    INFO,
+                    "processes left that are not rinit's children; checking every {} ms",
+                    RECHECK.as_millis()
+                );
+            }
             return true;
         }
         if children_left && !draining {
@@ -229,17 +239,21 @@ impl Rest {
         self.recheck.then_some(RECHECK)
     }
 
-    /// PID 1 while draining: SIGTERM and SIGCONT, once, to each process that entered the
-    /// namespace since the shutdown's SIGTERM (`docker exec`, `nsenter`: its parent is outside
-    /// the namespace, which /proc shows as 0). What the processes already told fork is theirs
-    /// to stop, and is left alone.
+    /// PID 1 while draining: SIGTERM and SIGCONT, once, to each process that came since the
+    /// shutdown's SIGTERM with nobody in the namespace to stop it: one that entered the
+    /// namespace (`docker exec`, `nsenter`: its parent is outside, which /proc shows as 0), and
+    /// one re-parented to rinit (its parent exited: an arrival's child, or a child forked just
+    /// before its parent got SIGTERM). A process with a live parent in the namespace is its
+    /// parent's to stop, and is left alone.
     fn tell_arrivals(&mut self, settings: &Settings, live: &[Process]) {
-        // A pid no longer listed has exited: a process that takes it later is a new one.
-        self.told.retain(|pid| live.iter().any(|p| p.pid == *pid));
+        // A process no longer listed has exited: one that takes its pid later is a new one.
+        self.told
+            .retain(|told| live.iter().any(|p| (p.pid, p.start) == *told));
         let mut arrived = Vec::new();
         for p in live {
-            if p.parent == 0 && !self.told.contains(&p.pid) {
-                self.told.push(p.pid);
+            let nobody_else = p.parent == 0 || p.parent == self.own;
+            if nobody_else && !self.told.contains(&(p.pid, p.start)) {
+                self.told.push((p.pid, p.start));
                 if each(&[libc::SIGTERM, libc::SIGCONT], |s| {
                     signals::send(p.pid, s).is_ok()
                 }) {
@@ -251,7 +265,8 @@ impl Rest {
             say!(
                 settings,
                 INFO,
-                "sent SIGTERM to processes that entered the namespace since: {arrived:?}"
+                "sent SIGTERM to processes that came since, with nobody else to stop them: \
+                 {arrived:?}"
             );
         }
     }
@@ -305,6 +320,7 @@ impl Rest {
             sys::process(pid).is_some_and(|p| p.parent == own || found.contains(&p.parent))
         };
         let mut reached = Vec::new();
+        let mut refused = None;
         for p in table.iter().filter(|p| found.contains(&p.pid)) {
             let spared = spare == Some(p.group);
             let signals = match spared {
@@ -317,7 +333,15 @@ impl Rest {
                     // A live process keeps its pid: if the one at this pid still descends from
                     // rinit, it is the pidfd's; if the pidfd's has died, the send fails.
                     still_ours(p.pid)
-                        && each(signals, |s| sys::pidfd_send_signal(&pidfd, s).is_ok())
+                        && each(signals, |s| match sys::pidfd_send_signal(&pidfd, s) {
+                            Ok(()) => true,
+                            Err(Errno::ESRCH) => false, // exited since
+                            // Refused (a seccomp filter, Linux < 5.1): by pid, as checked.
+                            Err(errno) => {
+                                refused = Some(errno);
+                                signals::send(p.pid, s).is_ok()
+                            }
+                        })
                 }
                 Err(Errno::ESRCH) => false, // gone since the listing
                 Err(errno) => {
@@ -328,6 +352,16 @@ impl Rest {
             if sent && !spared {
                 reached.push(p.pid);
             }
+        }
+        if let Some(errno) = refused.filter(|_| !self.send_refused) {
+            self.send_refused = true;
+            say!(
+                settings,
+                INFO,
+                "pidfd_send_signal {}: signalling descendants by pid, each checked in /proc \
+                 just before",
+                refusal(errno)
+            );
         }
         reached
     }
@@ -343,7 +377,7 @@ impl Rest {
                 return;
             }
             Err(Errno::ENOSYS) => "no pidfds (Linux < 5.3)".into(),
-            Err(errno) => format!("pidfd_open refused ({errno}; a seccomp filter?)"),
+            Err(errno) => format!("pidfd_open {}", refusal(errno)),
         };
         match self.scope {
             Scope::Namespace => say!(
@@ -358,6 +392,17 @@ impl Rest {
                 "{why}: signalling descendants by pid, each checked in /proc just before"
             ),
         }
+    }
+}
+
+/// How a pidfd call's failure reads: a refusal names the likely cause, a shortage (EMFILE,
+/// ENFILE, ENOMEM) is only what it is.
+fn refusal(errno: Errno) -> alloc::string::String {
+    match errno.0 {
+        libc::EPERM | libc::EACCES | libc::ENOSYS => {
+            format!("refused ({errno}; a seccomp filter?)")
+        }
+        _ => format!("failed ({errno})"),
     }
 }
 
@@ -414,6 +459,7 @@ mod tests {
             parent,
             group: pid,
             zombie: false,
+            start: 0,
         }
     }
 
@@ -422,5 +468,14 @@ mod tests {
         let table = [p(1, 0), p(10, 1), p(20, 10), p(21, 10), p(30, 21), p(40, 1)];
         assert_eq!(descendants(10, &table), [20, 21, 30]);
         assert_eq!(descendants(40, &table), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn a_refusal_names_a_filter_and_a_shortage_does_not() {
+        assert_eq!(
+            refusal(Errno(libc::EPERM)),
+            "refused (operation not permitted; a seccomp filter?)"
+        );
+        assert_eq!(refusal(Errno(libc::EMFILE)), "failed (too many open files)");
     }
 }

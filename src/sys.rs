@@ -184,8 +184,12 @@ pub struct Process {
     pub parent: i32,
     /// Its process group; 0 when the group's leader is outside the namespace.
     pub group: i32,
-    /// Exited, waiting for its parent to reap it.
+    /// Exited, waiting for its parent to reap it. A process whose main thread has ended while
+    /// other threads run shows its leader as `Z` but lives: it counts as live.
     pub zombie: bool,
+    /// When it started, in clock ticks since boot: with the pid, it names one process, never
+    /// a later one that reuses the pid.
+    pub start: u64,
 }
 
 /// The process with this pid, or `None` once it is gone.
@@ -195,11 +199,20 @@ pub fn process(pid: i32) -> Option<Process> {
     let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
     let mut fields = core::str::from_utf8(after_name).ok()?.split_whitespace();
     let state = fields.next()?;
+    let parent = fields.next()?.parse().ok()?;
+    let group = fields.next()?.parse().ok()?;
+    // After the group: session, tty, tpgid, flags, four fault counts, four times, priority
+    // and nice (14 fields), then num_threads, itrealvalue and starttime.
+    let threads: u64 = fields.nth(14)?.parse().ok()?;
+    let start = fields.nth(1)?.parse().ok()?;
     Some(Process {
         pid,
-        parent: fields.next()?.parse().ok()?,
-        group: fields.next()?.parse().ok()?,
-        zombie: state == "Z",
+        parent,
+        group,
+        // The leader of a thread group stays `Z` until every thread has exited, and the
+        // thread count keeps counting it until then: one thread left is the leader itself.
+        zombie: state == "Z" && threads <= 1,
+        start,
     })
 }
 
@@ -234,11 +247,23 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     process::pidfd_open(pid, process::PidfdFlags::empty()).map_err(Errno::from)
 }
 
-/// Sends `signal` (a named one: TERM, INT, CONT, KILL...) to the process behind `pidfd`: never
-/// to a later process with the same pid.
+/// Sends `signal` (any number, real-time ones included, which rustix's `Signal` may not name)
+/// to the process behind `pidfd`: never to a later process with the same pid. ENOSYS before
+/// Linux 5.1; EPERM (or any errno) where a seccomp filter refuses it.
 pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), Errno> {
-    let signal = rustix::process::Signal::from_named_raw(signal).ok_or(Errno::EINVAL)?;
-    process::pidfd_send_signal(pidfd, signal).map_err(Errno::from)
+    use rustix::fd::AsRawFd;
+    // SAFETY: the raw syscall with a live descriptor, a plain signal number, no siginfo (the
+    // kernel fills in a SI_USER one) and no flags.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            core::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(done).map(|_| ())
 }
 
 /// Waits until one of `fds` is readable or `timeout` passes (`None`: no timeout); returns

@@ -21,6 +21,9 @@ pub const GROUP: &str = "/etc/group";
 
 /// Lines longer than this are skipped: no passwd or group entry a person wrote is this long.
 const MAX_LINE: usize = 64 * 1024;
+/// A passwd or group file larger than this is refused, unread: a directory service's export
+/// for a million users stays below it, and reading it is bounded in time as well as memory.
+pub const MAX_FILE: u64 = 64 * 1024 * 1024;
 /// The kernel's limit on supplementary groups (NGROUPS_MAX).
 const MAX_GROUPS: usize = 65_536;
 
@@ -93,6 +96,20 @@ pub enum Problem {
     Unreadable { file: &'static str, errno: Errno },
     /// The entry for the name is not `name:x:uid:gid:...` with numeric ids.
     Malformed { file: &'static str, line: usize },
+    /// A field of the entry holds a NUL byte, which no environment variable can carry.
+    Nul {
+        file: &'static str,
+        line: usize,
+        field: &'static str,
+    },
+    /// Not a regular file (a device, a FIFO, a directory: reading it could block or never
+    /// end); `what` names what it is.
+    NotRegular {
+        file: &'static str,
+        what: &'static str,
+    },
+    /// Larger than [`MAX_FILE`].
+    TooLarge { file: &'static str },
 }
 
 /// Resolves `spec` against the files at `passwd` and `group` (the image's own, normally).
@@ -165,6 +182,13 @@ fn find_user(path: &str, matches: impl Fn(&[&[u8]]) -> bool) -> Result<Option<En
         let (Some(uid), Some(gid)) = (id(fields[2]), id(fields[3])) else {
             return Err(malformed);
         };
+        if fields[5].contains(&0) {
+            return Err(Problem::Nul {
+                file: PASSWD,
+                line: number,
+                field: "home",
+            });
+        }
         found = Some(Entry {
             name: fields[0].to_vec(),
             uid,
@@ -250,11 +274,53 @@ fn each_line(
 ) -> Result<(), Problem> {
     let unreadable = |errno| Problem::Unreadable { file, errno };
     let path = alloc::ffi::CString::new(path).map_err(|_| unreadable(Errno::EINVAL))?;
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, before rinit runs anything.
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK;
     // SAFETY: `path` is NUL-terminated; the descriptor is closed below.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = unsafe { libc::open(path.as_ptr(), flags) };
     if fd < 0 {
         return Err(unreadable(Errno::last()));
     }
+    let result = match regular_size(fd) {
+        Err(errno) => Err(unreadable(errno)),
+        Ok(Err(what)) => Err(Problem::NotRegular { file, what }),
+        // Read no further than the bound either: a file may grow while it is read.
+        Ok(Ok(size)) if size > MAX_FILE => Err(Problem::TooLarge { file }),
+        Ok(Ok(_)) => read_lines(fd, file, &mut visit),
+    };
+    // SAFETY: closes the descriptor opened above.
+    unsafe { libc::close(fd) };
+    result
+}
+
+/// The size of the regular file open at `fd`, or what else it is: a device (`/dev/zero`
+/// never ends), a FIFO (a read waits for a writer) or a directory.
+fn regular_size(fd: libc::c_int) -> Result<Result<u64, &'static str>, Errno> {
+    // SAFETY: fstat writes into a live, zeroed stat struct.
+    let mut stat: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: as above, with the descriptor the caller opened.
+    if unsafe { libc::fstat(fd, &mut stat) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(match stat.st_mode & libc::S_IFMT {
+        libc::S_IFREG => Ok(stat.st_size as u64),
+        libc::S_IFDIR => Err("a directory"),
+        libc::S_IFIFO => Err("a FIFO"),
+        libc::S_IFCHR => Err("a character device"),
+        libc::S_IFBLK => Err("a block device"),
+        libc::S_IFSOCK => Err("a socket"),
+        _ => Err("not a regular file"),
+    })
+}
+
+/// [`each_line`]'s reading, from the open regular file `fd`, at most [`MAX_FILE`] bytes.
+fn read_lines(
+    fd: libc::c_int,
+    file: &'static str,
+    visit: &mut impl FnMut(usize, &[u8]) -> Result<bool, Problem>,
+) -> Result<(), Problem> {
+    let unreadable = |errno| Problem::Unreadable { file, errno };
+    let mut total: u64 = 0;
     let mut line: Vec<u8> = Vec::new();
     let mut too_long = false;
     let mut number = 0;
@@ -268,6 +334,10 @@ fn each_line(
             _ if Errno::last() == Errno::EINTR => continue,
             _ => break Err(unreadable(Errno::last())),
         };
+        total += chunk.map_or(0, |c| c.len() as u64);
+        if total > MAX_FILE {
+            break Err(Problem::TooLarge { file });
+        }
         let bytes = chunk.unwrap_or(b"\n"); // the last line may lack its newline
         for piece in bytes.split_inclusive(|b| *b == b'\n') {
             let (text, ends) = match piece.strip_suffix(b"\n") {
@@ -299,8 +369,6 @@ fn each_line(
             break Ok(());
         }
     };
-    // SAFETY: closes the descriptor opened above.
-    unsafe { libc::close(fd) };
     result
 }
 
@@ -323,6 +391,15 @@ impl fmt::Display for Failure {
             }
             Failure::Lookup(Problem::Unreadable { file, errno }) => {
                 write!(f, "cannot read {file}: {errno}")
+            }
+            Failure::Lookup(Problem::Nul { file, line, field }) => {
+                write!(f, "{file} line {line}: the {field} field holds a NUL byte")
+            }
+            Failure::Lookup(Problem::NotRegular { file, what }) => {
+                write!(f, "{file} is {what}, not a regular file")
+            }
+            Failure::Lookup(Problem::TooLarge { file }) => {
+                write!(f, "{file} is larger than {} MiB; not read", MAX_FILE >> 20)
             }
             Failure::Lookup(Problem::Malformed { file, line }) => {
                 let form = if *file == PASSWD {
@@ -614,6 +691,14 @@ mod tests {
             Err(Problem::Unreadable {
                 file: PASSWD,
                 errno: Errno::ENOENT
+            })
+        );
+        // A directory opens, but is no file to read lines from.
+        assert_eq!(
+            resolve(&spec, "/", "/nonexistent/group"),
+            Err(Problem::NotRegular {
+                file: PASSWD,
+                what: "a directory"
             })
         );
     }

@@ -25,7 +25,7 @@ type Scenario = fn(&Engine, &str);
 fn docker_engine_scenarios() {
     let engine = Engine::start();
     let image = engine.import(&format!("rinit-test-{}:latest", std::process::id()));
-    let scenarios: [(&str, Scenario); 7] = [
+    let scenarios: [(&str, Scenario); 8] = [
         (
             "docker stop -t 15 lets a command that needs 7 s to save finish",
             docker_stop_t_15_lets_a_7_s_saver_finish_and_exit_0,
@@ -49,6 +49,10 @@ fn docker_engine_scenarios() {
         (
             "RINIT_USER in a scratch image without /etc/passwd",
             rinit_user_runs_the_command_as_a_numeric_user_in_a_scratch_image,
+        ),
+        (
+            "STOPSIGNAL SIGQUIT with RINIT_STOP_SIGNAL=QUIT: a 7 s worker saves within docker stop -t 15",
+            an_images_stop_signal_named_to_rinit_lets_a_worker_save,
         ),
         (
             "docker build of Dockerfile.example",
@@ -161,6 +165,37 @@ fn docker_run_init_with_rinit_grace_saves_a_background_workers_data(engine: &Eng
         assert_eq!(engine.exit_code(&name), "143", "the command's SIGTERM");
         if saved {
             assert!(took >= Duration::from_secs(8), "stopped after {took:?}");
+            assert!(took < Duration::from_secs(14), "docker's SIGKILL? {took:?}");
+        }
+    }
+}
+
+fn an_images_stop_signal_named_to_rinit_lets_a_worker_save(engine: &Engine, image: &str) {
+    // The README's nginx case: docker stop sends the container's stop signal, SIGQUIT, and the
+    // command exits on it. Unless rinit knows SIGQUIT means stop, that exit looks natural and
+    // the 5 s grace SIGKILLs the worker, which needs 7 s, inside docker's 15 s.
+    let script = "/rinit-testkit worker /dev/stdout 7000 & \
+                  trap 'exit 0' QUIT; echo up; while :; do sleep 0.1; done";
+    for (env, saved) in [(None, false), (Some("RINIT_STOP_SIGNAL=QUIT"), true)] {
+        let name = unique(&format!("stop-signal-{saved}"));
+        let mut args = vec!["--stop-signal", "SIGQUIT"];
+        if let Some(env) = env {
+            args.extend(["-e", env]);
+        }
+        args.extend([image, "/bin/sh", "-c", script]);
+        engine.run(&name, &args);
+        engine.wait_for_log(&name, "started");
+        engine.wait_for_log(&name, "up");
+        let took = engine.stop(&name, 15);
+        assert_eq!(
+            engine.logs(&name).contains("saved"),
+            saved,
+            "{env:?}: {}",
+            engine.logs(&name)
+        );
+        assert_eq!(engine.exit_code(&name), "0", "the command's own exit");
+        if saved {
+            assert!(took >= Duration::from_secs(7), "stopped after {took:?}");
             assert!(took < Duration::from_secs(14), "docker's SIGKILL? {took:?}");
         }
     }

@@ -140,3 +140,58 @@ fn no_program_name_reaches_the_terminal_raw() {
          Try /weird\\x1b[31m\\nname/dumb-init --help for full usage.\n"
     );
 }
+
+#[test]
+fn a_parent_death_signal_that_would_end_rinit_is_refused_but_tinis_habit_is_kept() {
+    let scratch = Scratch::new("messages-pdeathsig");
+    let refused = |signal: &str, verb: &str| {
+        format!(
+            "rinit: --pdeathsig (RINIT_PDEATHSIG): {signal} would {verb} rinit itself and leave \
+             the command without its init; name a signal rinit forwards, e.g. TERM (see 'rinit --help')\n"
+        )
+    };
+    assert_eq!(
+        says(&scratch, "rinit", &["-p", "KILL", "true"], &[]),
+        (2, refused("SIGKILL", "kill"))
+    );
+    assert_eq!(
+        says(
+            &scratch,
+            "rinit",
+            &["true"],
+            &[("RINIT_PDEATHSIG", "SIGSTOP")]
+        ),
+        (2, refused("SIGSTOP", "stop"))
+    );
+    // `tini -p SIGKILL` is how tini's users run it: accepted, and the command runs.
+    let (code, stderr) = says(
+        &scratch,
+        "tini",
+        &["-s", "-p", "SIGKILL", "--", "true"],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn tini_h_prints_tinis_usage_under_the_name_called() {
+    let scratch = Scratch::new("messages-tini-help");
+    for name in ["tini", "docker-init"] {
+        for flag in ["-h", "--help"] {
+            let out = Command::new(scratch.link_as(name))
+                .arg(flag)
+                .output()
+                .expect("run rinit");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "{name} {flag}");
+            assert!(
+                stdout.starts_with(&format!(
+                    "Usage: {name} [OPTIONS] PROGRAM -- [ARGS] | --version\n"
+                )),
+                "{name} {flag}: {stdout}"
+            );
+            assert!(stdout.contains("\n  -s "), "{name} {flag}: {stdout}");
+            assert!(out.stderr.is_empty(), "{name} {flag}");
+        }
+    }
+}

@@ -678,10 +678,16 @@ fn no_busy_loop_while_an_adopted_process_finishes_after_its_entered_parent_exite
 
 /// `testkit no-pidfd unshare ... PROGRAM ARGS`: a namespace where pidfd_open fails with EPERM.
 fn namespace_without_pidfds(program: &str, args: &[&str]) -> Namespace {
+    namespace_refusing("no-pidfd", program, args)
+}
+
+/// `testkit FILTER unshare ... PROGRAM ARGS`: a namespace under one of the test helper's
+/// seccomp filters (`no-pidfd`, `no-pidfd-send`).
+fn namespace_refusing(filter: &str, program: &str, args: &[&str]) -> Namespace {
     let mut command = std::process::Command::new(testkit());
     command
         .args([
-            "no-pidfd",
+            filter,
             "unshare",
             "--pid",
             "--fork",
@@ -725,31 +731,47 @@ fn with_pidfd_open_refused_pid_1_still_waits_for_an_entered_process() {
 }
 
 #[test]
-fn with_pidfd_open_refused_a_subreaper_still_reaches_a_setsid_worker() {
+fn with_a_pidfd_call_refused_a_subreaper_still_reaches_a_setsid_worker() {
     if skip_without_subreaper() {
         return;
     }
-    let scratch = Scratch::new("no-pidfd-subreaper");
-    let log = scratch.path("log");
-    let script = format!(
-        "{rinit} -v --grace 3s -- sh -c 'setsid {kit} worker {log} 300 & until [ -s {log} ]; do sleep 0.01; done'; \
-         echo rinit-exit=$?",
-        rinit = rinit().display(),
-        kit = testkit()
-    );
-    let start = Instant::now();
-    let out = namespace_without_pidfds("sh", &["-c", &script]).finish(Duration::from_secs(20));
-    assert_eq!(out.stdout, "rinit-exit=0\n", "{out:?}");
-    assert_eq!(scratch.read("log"), "started\nsaved\n", "{}", out.stderr);
-    assert!(
-        start.elapsed() < Duration::from_secs(3),
-        "SIGKILLed at the grace"
-    );
-    assert!(
-        out.stderr.contains("pidfd_open refused (operation not permitted; a seccomp filter?): signalling descendants by pid"),
-        "{}",
-        out.stderr
-    );
+    for (filter, said) in [
+        (
+            "no-pidfd",
+            "pidfd_open refused (operation not permitted; a seccomp filter?): signalling \
+             descendants by pid",
+        ),
+        // pidfd_open works, sending through the pidfd does not: nobody got SIGTERM before.
+        (
+            "no-pidfd-send",
+            "pidfd_send_signal refused (operation not permitted; a seccomp filter?): \
+             signalling descendants by pid",
+        ),
+    ] {
+        let scratch = Scratch::new(filter);
+        let log = scratch.path("log");
+        let script = format!(
+            "{rinit} -v --grace 3s -- sh -c 'setsid {kit} worker {log} 300 & until [ -s {log} ]; do sleep 0.01; done'; \
+             echo rinit-exit=$?",
+            rinit = rinit().display(),
+            kit = testkit()
+        );
+        let start = Instant::now();
+        let out =
+            namespace_refusing(filter, "sh", &["-c", &script]).finish(Duration::from_secs(20));
+        assert_eq!(out.stdout, "rinit-exit=0\n", "{filter}: {out:?}");
+        assert_eq!(
+            scratch.read("log"),
+            "started\nsaved\n",
+            "{filter}: {}",
+            out.stderr
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{filter}: SIGKILLed at the grace"
+        );
+        assert!(out.stderr.contains(said), "{filter}: {}", out.stderr);
+    }
 }
 
 #[test]
@@ -910,6 +932,31 @@ fn an_invalid_stop_option_is_a_usage_error() {
             Some(("RINIT_STOP_DELAY", "1d")),
             "rinit: RINIT_STOP_DELAY: '1d' is not a duration (use e.g. 500ms, 5s, 1m, 2h, seconds, or none) (see 'rinit --help')\n",
         ),
+        (
+            &["--stop-signal", "KILL", "true"][..],
+            None,
+            "rinit: --stop-signal: SIGKILL never reaches rinit's forwarding, so it cannot mean stop (see 'rinit --help')\n",
+        ),
+        (
+            &["true"][..],
+            Some(("RINIT_STOP_SIGNAL", "QUIT,CHLD")),
+            "rinit: RINIT_STOP_SIGNAL: SIGCHLD never reaches rinit's forwarding, so it cannot mean stop (see 'rinit --help')\n",
+        ),
+        (
+            &["--stop-timeout", "2s", "--stop-delay", "5s", "true"][..],
+            None,
+            "rinit: --stop-timeout 2s is not longer than --stop-delay 5s: the command would be SIGKILLed before it ever got its stop signal (RINIT_STOP_TIMEOUT, RINIT_STOP_DELAY) (see 'rinit --help')\n",
+        ),
+        (
+            &["--stop-timeout", "5s", "--stop-delay", "none", "true"][..],
+            None,
+            "rinit: --stop-timeout 5s is not longer than --stop-delay none: the command would be SIGKILLed before it ever got its stop signal (RINIT_STOP_TIMEOUT, RINIT_STOP_DELAY) (see 'rinit --help')\n",
+        ),
+        (
+            &["-P"][..],
+            Some(("RINIT_STOP_DELAY", "5s")),
+            "rinit: --pause runs no command, so --stop-delay (RINIT_STOP_DELAY) has nothing to hold (see 'rinit --help')\n",
+        ),
     ] {
         let mut command = std::process::Command::new(rinit());
         command.args(args);
@@ -958,8 +1005,9 @@ fn a_process_entered_while_draining_gets_sigterm_once_and_promptly() {
         out.stderr
     );
     assert!(
-        out.stderr
-            .contains("sent SIGTERM to processes that entered the namespace since: ["),
+        out.stderr.contains(
+            "sent SIGTERM to processes that came since, with nobody else to stop them: ["
+        ),
         "{}",
         out.stderr
     );
@@ -974,6 +1022,19 @@ fn after_a_sigint_the_background_jobs_still_get_sigterm() {
     let script = format!("sleep 100 & echo ready > {ready}; wait");
     let ns = Namespace::rinit(&["-v", "sh", "-c", &script]);
     scratch.wait_for("ready", "ready");
+    // "ready" comes right after the job's fork: wait until the job really ignores SIGINT,
+    // the state the test is about (under load the signal could otherwise still kill it).
+    let ignores_sigint = |pid: i32| {
+        u64::from_str_radix(&proc_status(pid, "SigIgn"), 16)
+            .is_ok_and(|mask| mask & 1 << (libc::SIGINT - 1) != 0)
+    };
+    let job_ready = eventually(Duration::from_secs(10), || {
+        children(ns.pid1())
+            .into_iter()
+            .flat_map(children)
+            .any(ignores_sigint)
+    });
+    assert!(job_ready, "the background job never ignored SIGINT");
     let start = Instant::now();
     ns.signal(libc::SIGINT);
     let out = ns.finish(Duration::from_secs(20));
@@ -1005,4 +1066,157 @@ fn a_stopped_process_in_the_spared_group_gets_sigcont_to_act_on_its_sigterm() {
     let out = ns.finish(Duration::from_secs(20));
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(scratch.read("log"), "stopped\nhandled\n", "{}", out.stderr);
+}
+
+#[test]
+fn a_process_re_parented_to_rinit_while_draining_gets_sigterm_once() {
+    // As `docker exec sh -c 'job &'` during a stop: the entered shell exits, its job is
+    // re-parented to PID 1, and only rinit is left to tell it to stop.
+    let scratch = Scratch::new("reparented");
+    let saver = saver(&scratch);
+    let (group, main, arrival) = (
+        scratch.path("group"),
+        scratch.path("main"),
+        scratch.path("arrival"),
+    );
+    // A worker of the command's group that takes 4 s keeps rinit draining.
+    let script = format!(
+        "{kit} worker {group} 4000 & until [ -s {group} ]; do sleep 0.01; done; \
+         exec {kit} worker {main} 0",
+        kit = testkit()
+    );
+    let ns = Namespace::rinit(&["-v", "--", "sh", "-c", &script]);
+    scratch.wait_for("main", "started");
+    ns.signal(libc::SIGTERM);
+    ns.wait_for_stderr("child 2 exited");
+    let entered = format!("sh {saver} {arrival} & until [ -s {arrival} ]; do sleep 0.01; done");
+    let status = ns.enter(&["sh", "-c", &entered]).status().expect("nsenter");
+    assert!(status.success());
+    let out = ns.finish(Duration::from_secs(15));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(scratch.read("group"), "started\nsaved\n");
+    assert_eq!(
+        scratch.read("arrival"),
+        "started\nterm\nhelper-done\nsaved\n",
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_process_whose_main_thread_ended_gets_sigterm_and_its_chance() {
+    // Its leader shows Z in /proc while another thread runs: it is alive, and must be told.
+    let scratch = Scratch::new("threaded");
+    let (threaded, main) = (scratch.path("threaded"), scratch.path("main"));
+    let script = format!(
+        "setsid {kit} threaded {threaded} 300 & until [ -s {threaded} ]; do sleep 0.01; done; \
+         exec {kit} worker {main} 0",
+        kit = testkit()
+    );
+    let ns = Namespace::rinit(&["-v", "--", "sh", "-c", &script]);
+    scratch.wait_for("main", "started");
+    ns.signal(libc::SIGTERM);
+    let out = ns.finish(Duration::from_secs(15));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        scratch.read("threaded"),
+        "started\nsaved\n",
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_stop_timeout_of_0_kills_at_once_and_no_handler_runs() {
+    // The recorder notes every signal it gets; a SIGTERM forwarded before the SIGKILL would
+    // show in some of the runs.
+    for run in 0..10 {
+        let scratch = Scratch::new("stop-timeout-0");
+        let record = scratch.path("record");
+        let ns = Namespace::rinit(&["--stop-timeout", "0", "--", &testkit(), "record", &record]);
+        scratch.wait_for("record", "ready");
+        ns.signal(libc::SIGTERM);
+        let out = ns.finish(Duration::from_secs(10));
+        assert_eq!(out.code, 128 + libc::SIGKILL, "run {run}: {out:?}");
+        assert_eq!(
+            scratch.read("record"),
+            "ready\n",
+            "run {run}: a handler ran"
+        );
+    }
+}
+
+#[test]
+fn the_images_stop_signal_starts_a_stop_and_no_grace_cuts_a_worker_short() {
+    // nginx's way: STOPSIGNAL SIGQUIT, and the command exits on it. A background worker needs
+    // 2.5 s after its SIGTERM; the grace after a natural exit is 1 s.
+    let none: [(&str, &str); 0] = [];
+    let runs = [
+        (&[][..], &none[..], false),
+        (&["--stop-signal", "QUIT"][..], &none[..], true),
+        (&[][..], &[("RINIT_STOP_SIGNAL", "HUP,QUIT")][..], true),
+    ];
+    for (args, env, saved) in runs {
+        let scratch = Scratch::new("stop-signal");
+        let (log, ready) = (scratch.path("log"), scratch.path("ready"));
+        let script = background_worker("", &log, "2500")
+            + &format!("; trap 'exit 0' QUIT; echo ready > {ready}; while :; do sleep 0.05; done");
+        let mut full = vec!["-v", "--grace", "1s"];
+        full.extend(args);
+        full.extend(["--", "sh", "-c", &script]);
+        let mut command = namespace_command(&rinit().display().to_string(), &full);
+        command
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null());
+        let ns = Namespace::start_command(command);
+        scratch.wait_for("ready", "ready");
+        ns.signal(libc::SIGQUIT);
+        let out = ns.finish(Duration::from_secs(15));
+        assert_eq!(out.code, 0, "{args:?} {env:?}: {out:?}");
+        let expected = match saved {
+            true => "started\nsaved\n",
+            false => "started\n",
+        };
+        assert_eq!(
+            scratch.read("log"),
+            expected,
+            "{args:?} {env:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn without_proc_pid_1_says_once_that_it_checks_every_250_ms() {
+    let scratch = Scratch::new("no-proc-once");
+    let (log, gate) = (scratch.path("log"), scratch.path("gate"));
+    let script = format!("until [ -e {gate} ]; do sleep 0.02; done; exit 6");
+    // PID 1 of a namespace whose /proc is the host's: it cannot list the namespace.
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(rinit())
+        .args(["-v", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null());
+    let ns = Namespace::start_command(command);
+    wait_until_listening(ns.pid1());
+    let mut entered = std::process::Command::new("nsenter")
+        .args(["-t", &ns.pid1().to_string(), "-p", "--"])
+        .args([&testkit(), "worker", &log, "1500"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("nsenter");
+    scratch.wait_for("log", "started");
+    std::fs::write(&gate, "").unwrap();
+    let out = ns.finish(Duration::from_secs(20));
+    let _ = wait_or_stop(&mut entered, Duration::from_secs(10), |c| {
+        let _ = c.kill();
+    });
+    assert_eq!(out.code, 6, "{out:?}");
+    assert_eq!(scratch.read("log"), "started\nsaved\n", "{}", out.stderr);
+    let said = out
+        .stderr
+        .matches("processes left that are not rinit's children; checking every 250 ms")
+        .count();
+    assert_eq!(said, 1, "{}", out.stderr);
 }

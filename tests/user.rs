@@ -114,6 +114,13 @@ fn bad_users_get_one_clear_line_and_nothing_runs() {
             "rinit: --user app: /etc/passwd line 1 is malformed (expected name:password:uid:gid:gecos:home:shell)\n",
         ),
         (
+            "app:x:1000:1000::/home/a\0pp:/bin/sh\n",
+            GROUP,
+            &["--user", "app"],
+            1,
+            "rinit: --user app: /etc/passwd line 1: the home field holds a NUL byte\n",
+        ),
+        (
             PASSWD,
             GROUP,
             &["--user", "app:"],
@@ -143,6 +150,66 @@ fn bad_users_get_one_clear_line_and_nothing_runs() {
         assert!(
             !std::path::Path::new(&ran).exists(),
             "{args:?}: the command ran"
+        );
+    }
+}
+
+#[test]
+fn a_passwd_or_group_file_that_is_no_regular_file_or_too_large_is_refused_at_once() {
+    let scratch = Scratch::new("user-special");
+    let (fifo, big) = (scratch.path("fifo"), scratch.path("big"));
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Sparse: 65 MiB of holes, one past the bound, written in no time.
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len((64 << 20) + 1).unwrap();
+    let cases = [
+        (
+            "/dev/zero",
+            "/etc/passwd",
+            "app",
+            "/etc/passwd is a character device, not a regular file",
+        ),
+        (
+            fifo.as_str(),
+            "/etc/passwd",
+            "app",
+            "/etc/passwd is a FIFO, not a regular file",
+        ),
+        (
+            big.as_str(),
+            "/etc/passwd",
+            "app",
+            "/etc/passwd is larger than 64 MiB; not read",
+        ),
+        (
+            "/dev/zero",
+            "/etc/group",
+            "0:web",
+            "/etc/group is a character device, not a regular file",
+        ),
+    ];
+    for (source, target, user, message) in cases {
+        let ran = scratch.path("ran");
+        let script = format!(
+            "mount --bind {source} {target} && exec {} --user {user} -- sh -c 'echo > {ran}'",
+            rinit().display()
+        );
+        let start = std::time::Instant::now();
+        let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+        assert_eq!(out.code, 1, "{source}: {out:?}");
+        assert_eq!(out.stderr, format!("rinit: --user {user}: {message}\n"));
+        assert!(
+            !std::path::Path::new(&ran).exists(),
+            "{source}: the command ran"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{source}: {:?}",
+            start.elapsed()
         );
     }
 }
@@ -295,15 +362,15 @@ fn peak_memory_with(passwd: &str) -> u64 {
 
 #[test]
 fn a_huge_passwd_file_costs_no_memory() {
-    // 64 MB on one line, then the entry; compared with the plain file, so that what qemu-user
-    // itself uses (as rinit's pid) does not count.
-    let mut huge = "x".repeat(64 << 20);
+    // 48 MiB on one line (under the 64 MiB a file may have), then the entry; compared with the
+    // plain file, so that what qemu-user itself uses (as rinit's pid) does not count.
+    let mut huge = "x".repeat(48 << 20);
     huge.push_str(":x:1:1::/:\n");
     huge.push_str(PASSWD);
     let (plain, huge) = (peak_memory_with(PASSWD), peak_memory_with(&huge));
     assert!(
         huge < plain + 4096,
-        "rinit's peak memory: {plain} kB, {huge} kB with a 64 MB line"
+        "rinit's peak memory: {plain} kB, {huge} kB with a 48 MiB line"
     );
 }
 

@@ -68,7 +68,7 @@ const FLAGS: [&str; 22] = [
     "--license",
 ];
 
-const VALUED: [&str; 11] = [
+const VALUED: [&str; 12] = [
     "-p",
     "-e",
     "-r",
@@ -78,6 +78,7 @@ const VALUED: [&str; 11] = [
     "--grace",
     "--stop-timeout",
     "--stop-delay",
+    "--stop-signal",
     "--user",
     "-u",
 ];
@@ -131,8 +132,9 @@ const VALUES: [&str; 46] = [
     "200",
 ];
 
-const VARIABLES: [&str; 19] = [
+const VARIABLES: [&str; 20] = [
     "RINIT_STOP_TIMEOUT",
+    "RINIT_STOP_SIGNAL",
     "RINIT_STOP_DELAY",
     "RINIT_USER",
     "RINIT_VERBOSE",
@@ -202,7 +204,7 @@ const TINI_SHORT: &str = "phvwgles";
 const VALUED_SHORT: &str = "peru";
 
 /// Every long option, and those that take a value.
-const LONG: [&str; 17] = [
+const LONG: [&str; 18] = [
     "help",
     "version",
     "license",
@@ -218,16 +220,18 @@ const LONG: [&str; 17] = [
     "grace",
     "stop-timeout",
     "stop-delay",
+    "stop-signal",
     "user",
     "kill-process-group",
 ];
-const VALUED_LONG: [&str; 7] = [
+const VALUED_LONG: [&str; 8] = [
     "pdeathsig",
     "remap-exit",
     "rewrite",
     "grace",
     "stop-timeout",
     "stop-delay",
+    "stop-signal",
     "user",
 ];
 
@@ -370,20 +374,25 @@ impl Case {
         case
     }
 
-    /// Pause mode ends only on SIGTERM or SIGINT; a rewrite could turn them into anything.
+    /// Pause mode ends only on a stop signal (SIGTERM, which the fuzzer sends, by default); a
+    /// rewrite could turn SIGTERM into anything, and `--stop-signal` name others.
     fn keep_pause_stoppable(&mut self) {
         let flag = |a: &Vec<u8>| a == b"-P" || a == b"--pause";
         let variable = |(name, value): &(&str, Vec<u8>)| {
             *name == "RINIT_PAUSE" && [&b"1"[..], b"true", b"yes", b"on"].contains(&&value[..])
         };
         if self.args.iter().any(flag) || self.env.iter().any(variable) {
-            self.env.retain(|(name, _)| *name != "RINIT_REWRITE");
+            self.env
+                .retain(|(name, _)| !["RINIT_REWRITE", "RINIT_STOP_SIGNAL"].contains(name));
             let mut kept = Vec::new();
             let mut words = std::mem::take(&mut self.args).into_iter();
             while let Some(word) = words.next() {
-                if word == b"-r" || word == b"--rewrite" {
+                if word == b"-r" || word == b"--rewrite" || word == b"--stop-signal" {
                     words.next();
-                } else if !(word.starts_with(b"-r") || word.starts_with(b"--rewrite=")) {
+                } else if !(word.starts_with(b"-r")
+                    || word.starts_with(b"--rewrite=")
+                    || word.starts_with(b"--stop-signal="))
+                {
                     kept.push(word);
                 }
             }
@@ -1206,6 +1215,20 @@ impl Voice<'_> {
             || m.ends_with("' is not USER[:GROUP] (names or numbers, e.g. app, 1000 or app:web)")
             || m == "--pause runs no command; remove the command"
             || m == "--pause runs no command, so --user (RINIT_USER) has nothing to run"
+            || m
+                == "--pause runs no command, so --stop-delay (RINIT_STOP_DELAY) has nothing to hold"
+            || m.ends_with(" never reaches rinit's forwarding, so it cannot mean stop")
+            || (m.starts_with("--stop-timeout ")
+                && m.ends_with(
+                    ": the command would be SIGKILLed before it ever got its stop signal \
+                     (RINIT_STOP_TIMEOUT, RINIT_STOP_DELAY)",
+                ))
+            || (!tini
+                && m.starts_with("--pdeathsig (RINIT_PDEATHSIG): SIG")
+                && m.ends_with(
+                    " rinit itself and leave the command without its init; name a signal \
+                     rinit forwards, e.g. TERM",
+                ))
             || (rinit && (m.ends_with(" needs a value") || m.starts_with("unknown option -")))
             || (tini
                 && (m.starts_with("Not a valid option for -p: ")

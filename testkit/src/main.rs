@@ -71,6 +71,16 @@ enum Scenario {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<OsString>,
     },
+    /// Runs COMMAND under a seccomp filter that refuses pidfd_send_signal with EPERM (a profile
+    /// written before Linux 5.1 may): pidfd_open works, sending through it does not.
+    NoPidfdSend {
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// A worker whose main thread has ended while another thread lives on (its leader shows
+    /// `Z` in /proc, but the process runs): writes `started` to FILE once /proc shows that,
+    /// then on SIGTERM waits MS milliseconds, appends `saved` and exits 0.
+    Threaded { file: String, ms: u64 },
     /// Runs COMMAND under a seccomp filter that refuses prctl(PR_SET_CHILD_SUBREAPER) with
     /// EPERM, as a restrictive profile may: rinit cannot register as a subreaper.
     NoSubreaper {
@@ -113,9 +123,14 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         Scenario::Starts { runs, command } => starts(runs, &command),
         Scenario::BrokenStderr { command } => broken_stderr(&command),
         Scenario::NoPidfd { command } => {
-            refuse_pidfd_open();
+            refuse_syscall(PIDFD_OPEN);
             exec(&command)
         }
+        Scenario::NoPidfdSend { command } => {
+            refuse_syscall(PIDFD_SEND_SIGNAL);
+            exec(&command)
+        }
+        Scenario::Threaded { file, ms } => threaded(&file, Duration::from_millis(ms)),
         Scenario::NoSubreaper { command } => {
             refuse_subreaper();
             exec(&command)
@@ -182,6 +197,29 @@ fn save_on_sigterm(path: &str, delay: Duration, ready: impl FnOnce()) {
     signals.forever().next();
     std::thread::sleep(delay);
     append(path, "saved");
+}
+
+fn threaded(path: &str, delay: Duration) -> i32 {
+    let mut signals =
+        signal_hook::iterator::Signals::new([libc::SIGTERM]).expect("a SIGTERM handler");
+    let path = path.to_string();
+    std::thread::spawn(move || {
+        // `started` stands for the state the test needs: the main thread is gone.
+        let me = std::process::id();
+        while !std::fs::read_to_string(format!("/proc/{me}/stat"))
+            .is_ok_and(|stat| stat[stat.rfind(')').map_or(0, |at| at + 1)..].starts_with(" Z"))
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        append(&path, "started");
+        signals.forever().next();
+        std::thread::sleep(delay);
+        append(&path, "saved");
+        std::process::exit(0)
+    });
+    // SAFETY: ends the main thread only (musl's pthread_exit unwinds nothing); the process
+    // lives on in the thread above, which ends it with exit.
+    unsafe { libc::pthread_exit(std::ptr::null_mut()) }
 }
 
 fn orphans(count: usize) -> i32 {
@@ -416,13 +454,16 @@ const NR: u32 = 0;
 const ARCH: u32 = 4;
 const ARG0: u32 = 16;
 
-/// Installs a seccomp filter: pidfd_open (434 for x86_64 and i386 alike, and for the host
-/// syscalls qemu-user makes on a foreign binary's behalf) fails with EPERM; all else is allowed.
-fn refuse_pidfd_open() {
-    const PIDFD_OPEN: u32 = 434;
+/// pidfd_open and pidfd_send_signal: the same numbers for x86_64 and i386 alike, and for the
+/// host syscalls qemu-user makes on a foreign binary's behalf.
+const PIDFD_OPEN: u32 = 434;
+const PIDFD_SEND_SIGNAL: u32 = 424;
+
+/// Installs a seccomp filter: syscall `number` fails with EPERM; all else is allowed.
+fn refuse_syscall(number: u32) {
     install(&[
         bpf(LOAD, NR, 0, 0),
-        bpf(IF_EQUAL, PIDFD_OPEN, 0, 1),
+        bpf(IF_EQUAL, number, 0, 1),
         bpf(RETURN, REFUSE, 0, 0),
         bpf(RETURN, libc::SECCOMP_RET_ALLOW, 0, 0),
     ]);
