@@ -1,9 +1,10 @@
 //! Shutdown's reach: who "every process left" is, how they are signalled, and how rinit waits
 //! for those that send it no SIGCHLD.
 //!
-//! As PID 1 it is the whole PID namespace: `kill(-1)` reaches all of it, and processes that are
-//! not rinit's children (a shell entered with `docker exec` or `nsenter`) are waited for through
-//! pidfds. As a subreaper it is exactly rinit's descendants, found through /proc and signalled
+//! As PID 1 it is the whole PID namespace: listed in /proc and signalled pid by pid, so that
+//! rinit knows exactly whom it told (`kill(-1)`, which reaches all of it at once, serves for
+//! SIGKILL and where /proc cannot list the namespace), and processes that are not rinit's
+//! children (a shell entered with `docker exec` or `nsenter`) are waited for through pidfds. As a subreaper it is exactly rinit's descendants, found through /proc and signalled
 //! through pidfds, never `kill(-1)`, which would reach every process of the user on the host.
 //! /proc is trusted only when it is this namespace's; without it rinit reaches what it can
 //! name by itself: the command and its process group.
