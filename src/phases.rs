@@ -220,7 +220,10 @@ impl Machine {
         let stop = settings.is_stop(received, signal);
         let first_stop = stop && !self.stop_seen;
         self.stop_seen |= stop;
-        let held = settings.held_signal() == Some(received);
+        // Held as received or as rewritten, as a stop is judged.
+        let held = settings
+            .held_signal()
+            .is_some_and(|h| h == received || h == signal);
         let first_held = held && !self.held_seen;
         self.held_seen |= held;
         let ends = matches!(self.phase, Phase::Killing | Phase::Done);

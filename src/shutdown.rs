@@ -56,6 +56,9 @@ pub struct Rest {
     said_recheck: bool,
     /// pidfd_send_signal was refused and descendants are signalled by pid (said once).
     send_refused: bool,
+    /// When a SIGTERM last went to the command's process group, in boot clock ticks: members
+    /// started before it got it; one started since (a saver's helper) did not.
+    group_told_at: Option<u64>,
 }
 
 impl Rest {
@@ -76,7 +79,20 @@ impl Rest {
             recheck: false,
             said_recheck: false,
             send_refused: false,
+            group_told_at: None,
         }
+    }
+
+    /// A SIGTERM was just sent to the command's process group.
+    pub fn group_got_sigterm(&mut self) {
+        self.group_told_at = Some(sys::boot_ticks());
+    }
+
+    /// Whether member `p` of the spared group got the SIGTERM sent to it: it started before
+    /// that send. One started in the same clock tick may have, or not: it counts as not, since
+    /// a missed SIGTERM costs work and a second one at worst a hurried save.
+    fn got_group_sigterm(&self, p: &Process) -> bool {
+        self.group_told_at.is_some_and(|at| p.start < at)
     }
 
     /// Sends each of `signals`, in order, to everyone left; the members of process group
@@ -123,10 +139,19 @@ impl Rest {
             // told twice (kill(-1) would reach it unrecorded).
             let mut reached = Vec::new();
             for p in &live {
+                let in_group = spare == Some(p.group);
+                let got_it = in_group && self.got_group_sigterm(p);
+                // A member of the spared group that started after its SIGTERM is its parent's
+                // to stop while that parent lives (a saver's helper); left to rinit, nobody
+                // else will: it is told now, or by a later look once it is re-parented.
+                if in_group && !got_it && p.parent != self.own {
+                    _ = wake(p.pid);
+                    continue;
+                }
                 if !self.told.contains(&(p.pid, p.start)) {
                     self.told.push((p.pid, p.start));
                 }
-                match spare == Some(p.group) {
+                match got_it {
                     true => _ = wake(p.pid),
                     false if send_all(p.pid) => reached.push(p.pid),
                     false => {}
@@ -283,7 +308,11 @@ impl Rest {
     /// Checks /proc once, and says so once if it cannot be used.
     fn proc_usable(&mut self, settings: &Settings) -> bool {
         let problem = *self.proc.get_or_insert_with(|| {
-            let problem = sys::proc_unusable();
+            // As PID 1, a listing that may miss processes must not decide who gets SIGTERM:
+            // kill(-1) reaches them all. A subreaper reaches what it can see, as before.
+            let hidden = self.scope == Scope::Namespace && sys::proc_hides_processes();
+            let problem = sys::proc_unusable()
+                .or(hidden.then_some("/proc is mounted with hidepid and may hide processes"));
             if let Some(problem) = problem {
                 match self.scope {
                     Scope::Namespace => say!(
@@ -323,7 +352,10 @@ impl Rest {
         let mut reached = Vec::new();
         let mut refused = None;
         for p in table.iter().filter(|p| found.contains(&p.pid)) {
-            let spared = spare == Some(p.group);
+            // As for PID 1: a member started since the group's SIGTERM and left to rinit is
+            // told now.
+            let spared =
+                spare == Some(p.group) && (self.got_group_sigterm(p) || p.parent != self.own);
             let signals = match spared {
                 true => &[libc::SIGCONT][..],
                 false => signals,
@@ -338,9 +370,14 @@ impl Rest {
                             Ok(()) => true,
                             Err(Errno::ESRCH) => false, // exited since
                             // Refused (a seccomp filter, Linux < 5.1): by pid, as checked.
+                            // Refused by pid too, it was a plain permission problem, not the
+                            // call (a non-root rinit and a setuid descendant).
                             Err(errno) => {
-                                refused = Some(errno);
-                                signals::send(p.pid, s).is_ok()
+                                let sent = signals::send(p.pid, s).is_ok();
+                                if sent {
+                                    refused = Some(errno);
+                                }
+                                sent
                             }
                         })
                 }

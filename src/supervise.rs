@@ -140,6 +140,9 @@ impl<'a> Supervisor<'a> {
                 if let Some(child) = self.main {
                     let target = settings.target(child);
                     let _ = signals::send(target, signal);
+                    if signal == libc::SIGTERM && target < 0 {
+                        self.rest.group_got_sigterm();
+                    }
                     let note = Note::Forwarded {
                         signal,
                         received,

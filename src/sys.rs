@@ -114,6 +114,22 @@ pub fn getenv(name: &str) -> Option<Vec<u8>> {
     })
 }
 
+/// Time since boot in clock ticks, as /proc/PID/stat counts a process's start time: a process
+/// that starts at or after this moment shows a start time no smaller than the value read now.
+pub fn boot_ticks() -> u64 {
+    let mut spec = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `spec` is a live timespec; CLOCK_BOOTTIME exists since Linux 2.6.39.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut spec) };
+    // SAFETY: sysconf takes a plain name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let nanos = spec.tv_sec as u64 * 1_000_000_000 + spec.tv_nsec as u64;
+    // The kernel truncates a start time to ticks the same way.
+    nanos / (1_000_000_000 / hz).max(1)
+}
+
 /// The whole content of a (small, /proc) file, or `None` if it cannot be read.
 pub fn read_file(path: &str) -> Option<Vec<u8>> {
     let path = alloc::ffi::CString::new(path).ok()?;
@@ -237,6 +253,27 @@ pub fn proc_unusable() -> Option<&'static str> {
         true => None,
         false => Some("/proc belongs to another PID namespace"),
     }
+}
+
+/// Whether the procfs on /proc was mounted with `hidepid` (other than 0/off): then processes
+/// rinit may not ptrace (another user's, when it lacks CAP_SYS_PTRACE) are not listed.
+pub fn proc_hides_processes() -> bool {
+    let Some(mounts) = read_file("/proc/self/mountinfo") else {
+        return false;
+    };
+    // The last mount on /proc is the one in use: `... /proc ... - proc proc rw,hidepid=2`.
+    let text = String::from_utf8_lossy(&mounts);
+    let options = text
+        .lines()
+        .rfind(|line| line.split(' ').nth(4) == Some("/proc"))
+        .and_then(|line| line.split(" - ").nth(1))
+        .and_then(|after| after.split(' ').nth(2))
+        .unwrap_or("");
+    options.split(',').any(|option| {
+        option
+            .strip_prefix("hidepid=")
+            .is_some_and(|value| !matches!(value, "0" | "off"))
+    })
 }
 
 /// A descriptor for process `pid` that keeps naming that process even after the pid is reused

@@ -274,7 +274,18 @@ fn each_line(
 ) -> Result<(), Problem> {
     let unreadable = |errno| Problem::Unreadable { file, errno };
     let path = alloc::ffi::CString::new(path).map_err(|_| unreadable(Errno::EINVAL))?;
-    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, before rinit runs anything.
+    // Looked at before it is opened: opening a device can have effects of its own.
+    // SAFETY: stat writes into a live, zeroed stat struct; `path` is NUL-terminated.
+    let mut stat: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::stat(path.as_ptr(), &mut stat) } != 0 {
+        return Err(unreadable(Errno::last()));
+    }
+    if let Err(what) = kind(&stat) {
+        return Err(Problem::NotRegular { file, what });
+    }
+    // O_NONBLOCK: a FIFO put there since would otherwise wait for a writer, before rinit runs
+    // anything; the descriptor is checked again below.
     let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK;
     // SAFETY: `path` is NUL-terminated; the descriptor is closed below.
     let fd = unsafe { libc::open(path.as_ptr(), flags) };
@@ -302,7 +313,12 @@ fn regular_size(fd: libc::c_int) -> Result<Result<u64, &'static str>, Errno> {
     if unsafe { libc::fstat(fd, &mut stat) } != 0 {
         return Err(Errno::last());
     }
-    Ok(match stat.st_mode & libc::S_IFMT {
+    Ok(kind(&stat))
+}
+
+/// A regular file's size, or what else the file is.
+fn kind(stat: &libc::stat) -> Result<u64, &'static str> {
+    match stat.st_mode & libc::S_IFMT {
         libc::S_IFREG => Ok(stat.st_size as u64),
         libc::S_IFDIR => Err("a directory"),
         libc::S_IFIFO => Err("a FIFO"),
@@ -310,7 +326,7 @@ fn regular_size(fd: libc::c_int) -> Result<Result<u64, &'static str>, Errno> {
         libc::S_IFBLK => Err("a block device"),
         libc::S_IFSOCK => Err("a socket"),
         _ => Err("not a regular file"),
-    })
+    }
 }
 
 /// [`each_line`]'s reading, from the open regular file `fd`, at most [`MAX_FILE`] bytes.

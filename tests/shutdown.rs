@@ -1221,3 +1221,103 @@ fn without_proc_pid_1_says_once_that_it_checks_every_250_ms() {
         .count();
     assert_eq!(said, 1, "{}", out.stderr);
 }
+
+#[test]
+fn a_helper_the_group_started_after_its_sigterm_is_told_once_left_to_rinit() {
+    // The command's trap starts a worker after the forwarded SIGTERM, then exits: the worker,
+    // in the command's group, never got that SIGTERM, and now only rinit can tell it.
+    let scratch = Scratch::new("late-helper");
+    let (log, ready) = (scratch.path("log"), scratch.path("ready"));
+    let script = format!(
+        "trap '{kit} worker {log} 200 & until [ -s {log} ]; do sleep 0.01; done; exit 0' TERM; \
+         sleep 100 & echo ready > {ready}; wait",
+        kit = testkit()
+    );
+    for args in [&["-v"][..], &["-v", "--stop-signal", "QUIT,TERM"][..]] {
+        std::fs::remove_file(&log).ok();
+        let mut full = args.to_vec();
+        full.extend(["--", "sh", "-c", &script]);
+        let ns = Namespace::rinit(&full);
+        scratch.wait_for("ready", "ready");
+        ns.signal(libc::SIGTERM);
+        let out = ns.finish(Duration::from_secs(15));
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        assert_eq!(
+            scratch.read("log"),
+            "started\nsaved\n",
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn with_proc_mounted_hidepid_pid_1_still_reaches_a_process_it_cannot_see() {
+    // rinit, root without CAP_SYS_PTRACE, cannot see another user's processes in a /proc
+    // mounted with hidepid=2: the shutdown's SIGTERM must not depend on the listing.
+    let scratch = Scratch::new("hidepid");
+    let log = scratch.path("log");
+    std::fs::set_permissions(
+        &scratch.0,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let command = format!(
+        "setsid {kit} worker {log} 300 & until [ -s {log} ]; do sleep 0.01; done; exit 3",
+        kit = testkit()
+    );
+    let script = format!(
+        "mount -t proc -o hidepid=2 proc /proc && \
+         exec setpriv --bounding-set -sys_ptrace {} -v --user 4242 -- sh -c '{command}'",
+        rinit().display()
+    );
+    let mut unshare = std::process::Command::new("unshare");
+    unshare
+        .args([
+            "--pid",
+            "--fork",
+            "--mount",
+            "--propagation",
+            "private",
+            "--kill-child",
+        ])
+        .args(["sh", "-c", &script])
+        .stdin(std::process::Stdio::null());
+    let start = Instant::now();
+    let out = Namespace::start_command(unshare).finish(Duration::from_secs(20));
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(scratch.read("log"), "started\nsaved\n", "{}", out.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "SIGKILLed at the grace"
+    );
+    assert!(
+        out.stderr.contains("/proc is mounted with hidepid"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn stop_delay_holds_a_stop_rewritten_into_the_held_signal() {
+    let scratch = Scratch::new("hold-rewritten");
+    let record = scratch.path("record");
+    let ns = Namespace::rinit(&[
+        "-v",
+        "--stop-signal",
+        "QUIT",
+        "-r",
+        "TERM:QUIT",
+        "--stop-delay",
+        "30s",
+        "--",
+        &testkit(),
+        "record",
+        &record,
+    ]);
+    scratch.wait_for("record", "ready");
+    ns.signal(libc::SIGTERM);
+    ns.wait_for_stderr("holding SIGTERM for 30s");
+    let out = ns.finish_now();
+    assert_eq!(scratch.read("record"), "ready\n", "{}", out.stderr);
+}
