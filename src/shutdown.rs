@@ -56,9 +56,9 @@ pub struct Rest {
     said_recheck: bool,
     /// pidfd_send_signal was refused and descendants are signalled by pid (said once).
     send_refused: bool,
-    /// When a SIGTERM last went to the command's process group, in boot clock ticks: members
-    /// started before it got it; one started since (a saver's helper) did not.
-    group_told_at: Option<u64>,
+    /// The members of the command's process group when a SIGTERM was sent to it, by pid and
+    /// start time: they got it; one started since (a saver's helper) did not.
+    group_told: Vec<(i32, u64)>,
 }
 
 impl Rest {
@@ -79,20 +79,25 @@ impl Rest {
             recheck: false,
             said_recheck: false,
             send_refused: false,
-            group_told_at: None,
+            group_told: Vec::new(),
         }
     }
 
-    /// A SIGTERM was just sent to the command's process group.
-    pub fn group_got_sigterm(&mut self) {
-        self.group_told_at = Some(sys::boot_ticks());
+    /// A SIGTERM is about to go to process group `group` (the command's): its members, as
+    /// /proc lists them now, will have got it. Listed before the send, so that one forked
+    /// after it is never counted; one forked in between (microseconds) may get a second
+    /// SIGTERM later, which costs at worst a hurried save, where a missed one costs work.
+    pub fn group_gets_sigterm(&mut self, group: i32) {
+        for p in table().into_iter().filter(|p| p.group == group) {
+            if !self.group_told.contains(&(p.pid, p.start)) {
+                self.group_told.push((p.pid, p.start));
+            }
+        }
     }
 
-    /// Whether member `p` of the spared group got the SIGTERM sent to it: it started before
-    /// that send. One started in the same clock tick may have, or not: it counts as not, since
-    /// a missed SIGTERM costs work and a second one at worst a hurried save.
+    /// Whether `p` was in the command's group when a SIGTERM was sent to it.
     fn got_group_sigterm(&self, p: &Process) -> bool {
-        self.group_told_at.is_some_and(|at| p.start < at)
+        self.group_told.contains(&(p.pid, p.start))
     }
 
     /// Sends each of `signals`, in order, to everyone left; the members of process group

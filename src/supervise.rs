@@ -139,10 +139,10 @@ impl<'a> Supervisor<'a> {
             Action::Forward { signal, received } => {
                 if let Some(child) = self.main {
                     let target = settings.target(child);
-                    let _ = signals::send(target, signal);
                     if signal == libc::SIGTERM && target < 0 {
-                        self.rest.group_got_sigterm();
+                        self.rest.group_gets_sigterm(child);
                     }
+                    let _ = signals::send(target, signal);
                     let note = Note::Forwarded {
                         signal,
                         received,

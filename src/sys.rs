@@ -114,22 +114,6 @@ pub fn getenv(name: &str) -> Option<Vec<u8>> {
     })
 }
 
-/// Time since boot in clock ticks, as /proc/PID/stat counts a process's start time: a process
-/// that starts at or after this moment shows a start time no smaller than the value read now.
-pub fn boot_ticks() -> u64 {
-    let mut spec = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `spec` is a live timespec; CLOCK_BOOTTIME exists since Linux 2.6.39.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut spec) };
-    // SAFETY: sysconf takes a plain name.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    let nanos = spec.tv_sec as u64 * 1_000_000_000 + spec.tv_nsec as u64;
-    // The kernel truncates a start time to ticks the same way.
-    nanos / (1_000_000_000 / hz).max(1)
-}
-
 /// The whole content of a (small, /proc) file, or `None` if it cannot be read.
 pub fn read_file(path: &str) -> Option<Vec<u8>> {
     let path = alloc::ffi::CString::new(path).ok()?;

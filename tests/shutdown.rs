@@ -1090,9 +1090,13 @@ fn a_process_re_parented_to_rinit_while_draining_gets_sigterm_once() {
     ns.signal(libc::SIGTERM);
     // "child N exited:" (N is 2 natively, not always under qemu-user): rinit now drains.
     ns.wait_for_stderr(" exited: exit code 0");
-    let entered = format!("sh {saver} {arrival} & until [ -s {arrival} ]; do sleep 0.01; done");
+    // The entering shell may be told first (it entered too): it then leaves at once, and its
+    // job, once re-parented, is told by the next look.
+    let entered = format!(
+        "trap 'exit 0' TERM; sh {saver} {arrival} & until [ -s {arrival} ]; do sleep 0.01; done"
+    );
     let status = ns.enter(&["sh", "-c", &entered]).status().expect("nsenter");
-    assert!(status.success());
+    assert!(status.success(), "{status:?}");
     let out = ns.finish(Duration::from_secs(15));
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(scratch.read("group"), "started\nsaved\n");
@@ -1226,15 +1230,14 @@ fn without_proc_pid_1_says_once_that_it_checks_every_250_ms() {
 fn a_helper_the_group_started_after_its_sigterm_is_told_once_left_to_rinit() {
     // The command's trap starts a worker after the forwarded SIGTERM, then exits: the worker,
     // in the command's group, never got that SIGTERM, and now only rinit can tell it.
-    let scratch = Scratch::new("late-helper");
-    let (log, ready) = (scratch.path("log"), scratch.path("ready"));
-    let script = format!(
-        "trap '{kit} worker {log} 200 & until [ -s {log} ]; do sleep 0.01; done; exit 0' TERM; \
-         sleep 100 & echo ready > {ready}; wait",
-        kit = testkit()
-    );
     for args in [&["-v"][..], &["-v", "--stop-signal", "QUIT,TERM"][..]] {
-        std::fs::remove_file(&log).ok();
+        let scratch = Scratch::new("late-helper");
+        let (log, ready) = (scratch.path("log"), scratch.path("ready"));
+        let script = format!(
+            "trap '{kit} worker {log} 200 & until [ -s {log} ]; do sleep 0.01; done; exit 0' TERM; \
+             sleep 100 & echo ready > {ready}; wait",
+            kit = testkit()
+        );
         let mut full = args.to_vec();
         full.extend(["--", "sh", "-c", &script]);
         let ns = Namespace::rinit(&full);
