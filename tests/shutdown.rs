@@ -1228,6 +1228,8 @@ fn without_proc_pid_1_says_once_that_it_checks_every_250_ms() {
 
 #[test]
 fn a_helper_the_group_started_after_its_sigterm_is_told_once_left_to_rinit() {
+    // (No long-lived job beside it: a shell's freshly forked child still runs the shell's TERM
+    // handler until it execs, and a SIGTERM landing there is lost; a 50 ms sleep ends anyway.)
     // The command's trap starts a worker after the forwarded SIGTERM, then exits: the worker,
     // in the command's group, never got that SIGTERM, and now only rinit can tell it.
     for args in [&["-v"][..], &["-v", "--stop-signal", "QUIT,TERM"][..]] {
@@ -1235,7 +1237,7 @@ fn a_helper_the_group_started_after_its_sigterm_is_told_once_left_to_rinit() {
         let (log, ready) = (scratch.path("log"), scratch.path("ready"));
         let script = format!(
             "trap '{kit} worker {log} 200 & until [ -s {log} ]; do sleep 0.01; done; exit 0' TERM; \
-             sleep 100 & echo ready > {ready}; wait",
+             echo ready > {ready}; while :; do sleep 0.05; done",
             kit = testkit()
         );
         let mut full = args.to_vec();
