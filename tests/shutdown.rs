@@ -1095,8 +1095,10 @@ fn a_process_re_parented_to_rinit_while_draining_gets_sigterm_once() {
     let entered = format!(
         "trap 'exit 0' TERM; sh {saver} {arrival} & until [ -s {arrival} ]; do sleep 0.01; done"
     );
-    let status = ns.enter(&["sh", "-c", &entered]).status().expect("nsenter");
-    assert!(status.success(), "{status:?}");
+    // Its own status is not the point: told in the instant before its trap is set, it dies
+    // of SIGTERM (seen once under qemu-user and load).
+    let _ = ns.enter(&["sh", "-c", &entered]).status().expect("nsenter");
+    scratch.wait_for("arrival", "started");
     let out = ns.finish(Duration::from_secs(15));
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(scratch.read("group"), "started\nsaved\n");
