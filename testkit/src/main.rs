@@ -187,11 +187,16 @@ fn worker(path: &str, mode: &str) -> i32 {
     0
 }
 
-/// The worker's life: a SIGTERM handler, `started` in `path`, then `ready()`; on SIGTERM it
-/// waits `delay` and appends `saved`.
+/// The worker's life: a SIGTERM handler (then SIGTERM unblocked), `started` in `path`, then
+/// `ready()`; on SIGTERM it waits `delay` and appends `saved`.
 fn save_on_sigterm(path: &str, delay: Duration, ready: impl FnOnce()) {
     let mut signals =
         signal_hook::iterator::Signals::new([libc::SIGTERM]).expect("a SIGTERM handler");
+    // A caller may start this with SIGTERM blocked so that none is lost before the handler is
+    // in place; one that came meanwhile is delivered to the handler now.
+    SigSet::from(Signal::SIGTERM)
+        .thread_unblock()
+        .expect("unblock SIGTERM");
     append(path, "started");
     ready();
     signals.forever().next();

@@ -7,6 +7,7 @@ pub mod engine;
 
 use std::fs;
 use std::os::unix::fs::symlink;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -270,6 +271,25 @@ impl Namespace {
         command
             .args(["-t", &self.pid1().to_string(), "-p", "-m", "--"])
             .args(args);
+        command
+    }
+
+    /// As `enter`, with SIGTERM blocked from the start (nsenter and every process it leads to
+    /// inherit the mask), for a testkit worker that unblocks it once its handler is in place:
+    /// entering a draining namespace, it may be told before then, and must not die of it.
+    pub fn enter_with_sigterm_blocked(&self, args: &[&str]) -> Command {
+        let mut command = self.enter(args);
+        // SAFETY: between fork and exec of the test's own child: sigemptyset, sigaddset and
+        // sigprocmask only, all async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                let mut term: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut term);
+                libc::sigaddset(&mut term, libc::SIGTERM);
+                libc::sigprocmask(libc::SIG_BLOCK, &term, std::ptr::null_mut());
+                Ok(())
+            });
+        }
         command
     }
 
