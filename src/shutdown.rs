@@ -256,7 +256,7 @@ impl Rest {
                 "waiting for processes that are not rinit's children: {new:?} (through pidfds)"
             );
         }
-        !self.watched.is_empty() || self.recheck
+        waits(self.watched.len(), self.recheck)
     }
 
     /// Descriptors to wait on besides the signals: pidfds of processes left that are not
@@ -492,6 +492,13 @@ fn descendants(own: i32, table: &[Process]) -> Vec<i32> {
     found
 }
 
+/// Whether rinit waits on: any process left that is not its child, watched through a pidfd
+/// (in the drain and after its SIGKILL alike: one killed may still be exiting), or any it must
+/// look for again.
+fn waits(watched: usize, recheck: bool) -> bool {
+    watched > 0 || recheck
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,6 +518,13 @@ mod tests {
         let table = [p(1, 0), p(10, 1), p(20, 10), p(21, 10), p(30, 21), p(40, 1)];
         assert_eq!(descendants(10, &table), [20, 21, 30]);
         assert_eq!(descendants(40, &table), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn one_watched_process_left_is_waited_for() {
+        assert!(waits(1, false));
+        assert!(waits(0, true));
+        assert!(!waits(0, false));
     }
 
     #[test]

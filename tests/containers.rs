@@ -365,9 +365,12 @@ fn podman_init_path_runs_rinit_with_its_own_defaults_and_the_worker_saves() {
     // A background worker too: podman runs the init as /run/podman-init, so rinit keeps its
     // own defaults (the group hears SIGTERM, the processes left get their chance); under
     // tini's (docker-init) the worker would die with the init.
+    // Each says it is up once its own trap is set: a stop before that would kill it, and
+    // the test would blame rinit.
     let script = "echo pid1=$(/proc/1/exe --version); \
-                  (trap 'echo bg: saved; exit 0' TERM; while :; do /bin/busybox sleep 1; done) & \
-                  trap 'echo saved; exit 0' TERM; \
+                  (trap 'echo bg: saved; exit 0' TERM; echo bg: up; \
+                   while :; do /bin/busybox sleep 1; done) & \
+                  trap 'echo saved; exit 0' TERM; echo up; \
                   while :; do /bin/busybox sleep 1; done";
     let container = Podman::run(
         &["--init", "--init-path", &init, "--entrypoint", BUSYBOX],
@@ -375,6 +378,8 @@ fn podman_init_path_runs_rinit_with_its_own_defaults_and_the_worker_saves() {
         &["sh", "-c", script],
     );
     container.wait_for_log("pid1=");
+    container.wait_for_log("bg: up");
+    container.wait_for_log("\nup");
     // One line of the test, not the test: said, but not counted as a skip.
     match under_qemu() {
         true => eprintln!(

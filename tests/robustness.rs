@@ -94,23 +94,13 @@ fn a_sigpipe_another_process_sends_is_still_forwarded() {
 
 #[test]
 fn blocking_signals_is_the_first_thing_rinit_does() {
-    if skip_under_qemu("strace would trace the emulator's own system calls, not rinit's") {
+    let Some(trace) = strace_rinit_true(&[]) else {
         return;
-    }
-    let trace = Scratch::new("strace");
-    let log = trace.path("trace");
-    let out = Command::new("strace")
-        .args(["-o", &log, "--"])
-        .arg(rinit())
-        .args(["--", "true"])
-        .output()
-        .expect("strace is required for this test");
-    assert!(out.status.success(), "{out:?}");
+    };
     // Only the C runtime's own thread set-up (TLS: arch_prctl on x86_64, set_thread_area on
     // i686) may come first; then the mask, before any
     // memory is allocated or an argument read.
     let calls: Vec<String> = trace
-        .read("trace")
         .lines()
         .skip_while(|line| !line.starts_with("execve("))
         .skip(1)
@@ -120,7 +110,57 @@ fn blocking_signals_is_the_first_thing_rinit_does() {
         })
         .take(1)
         .collect();
-    assert_eq!(calls, ["rt_sigprocmask"], "{}", trace.read("trace"));
+    assert_eq!(calls, ["rt_sigprocmask"], "{trace}");
+}
+
+/// `rinit -- true` under strace with `options`; the trace, or None (said as a skip) under
+/// qemu-user.
+fn strace_rinit_true(options: &[&str]) -> Option<String> {
+    if skip_under_qemu("strace would trace the emulator's own system calls, not rinit's") {
+        return None;
+    }
+    let trace = Scratch::new("strace");
+    let log = trace.path("trace");
+    let out = Command::new("strace")
+        .args(options)
+        .args(["-o", &log, "--"])
+        .arg(rinit())
+        .args(["--", "true"])
+        .output()
+        .expect("strace is required for this test");
+    assert!(out.status.success(), "{out:?}");
+    Some(trace.read("trace"))
+}
+
+#[test]
+fn the_child_moves_itself_into_its_own_group_before_it_execs() {
+    // rinit calls setpgid on both sides of the fork: the parent's call is what usually wins,
+    // but it fails (EACCES) once the child has exec'd, so only the child's own call makes sure
+    // the command never runs in rinit's group. Seen in the child's system calls.
+    let Some(text) = strace_rinit_true(&["-f", "-e", "trace=setpgid,execve"]) else {
+        return;
+    };
+    // `PID call(args) = result`, one line per call; the command is the pid that execs true.
+    let command = text
+        .lines()
+        .find(|line| line.contains("/true\", [\"true\"]"))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no exec of true: {text}"));
+    let calls: Vec<&str> = text
+        .lines()
+        .filter(|line| line.split_whitespace().next() == Some(command))
+        .map(|line| {
+            line.split_once(' ')
+                .map_or("", |(_, call)| call)
+                .trim_start()
+        })
+        .collect();
+    let own_group = calls.iter().position(|c| c.starts_with("setpgid(0, 0"));
+    let exec = calls.iter().position(|c| c.starts_with("execve("));
+    assert!(
+        own_group.is_some() && own_group < exec,
+        "the child's calls: {calls:#?}"
+    );
 }
 
 #[test]

@@ -1068,6 +1068,21 @@ fn a_stopped_process_in_the_spared_group_gets_sigcont_to_act_on_its_sigterm() {
 }
 
 #[test]
+fn a_stopped_process_outside_the_group_wakes_to_act_on_its_sigterm() {
+    // A setsid'd worker, stopped, when the command exits: the drain's SIGTERM waits in it
+    // until the SIGCONT sent with it lets it run its handler, well inside the 5 s grace.
+    let scratch = Scratch::new("stopped-setsid");
+    let log = scratch.path("log");
+    let script = background_worker("setsid", &log, "0")
+        + "; kill -STOP $!; until grep -q '^State:.*T' /proc/$!/status; do sleep 0.01; done";
+    let start = Instant::now();
+    let out = run(&["-v", "sh", "-c", &script]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(scratch.read("log"), "started\nsaved\n", "{}", out.stderr);
+    assert!(start.elapsed() < Duration::from_secs(4), "{}", out.stderr);
+}
+
+#[test]
 fn a_process_re_parented_to_rinit_while_draining_gets_sigterm_once() {
     // As `docker exec sh -c 'job &'` during a stop: the entered process exits, its job is
     // re-parented to PID 1, and only rinit is left to tell it to stop.
