@@ -46,9 +46,9 @@ pub struct Rest {
     pidfds: Option<Result<(), Errno>>,
     /// PID 1 only: pidfds of processes left that are not rinit's children, by pid.
     watched: Vec<(i32, OwnedFd)>,
-    /// PID 1 only: the processes the shutdown's SIGTERM reached or spared, by pid and start
-    /// time (a pid reused since is a new process), so that one that comes later is told once,
-    /// and nobody twice.
+    /// The processes the shutdown's SIGTERM reached or spared, by pid and start time (a pid
+    /// reused since is a new process), so that one that comes later is told once, and nobody
+    /// twice.
     told: Vec<(i32, u64)>,
     /// Processes are left that only a periodic check can see go.
     recheck: bool,
@@ -196,6 +196,13 @@ impl Rest {
         // A subreaper's descendants all become its children as their parents die: with no
         // child left, none is left. PID 1 waits for its children the same way.
         if self.scope == Scope::Descendants {
+            // A process its parent left to rinit (a saver's helper, once the saver is done)
+            // becomes rinit's child without a word: while draining, look every RECHECK.
+            if draining && children_left && self.proc_usable(settings) {
+                let live = self.live();
+                self.tell_arrivals(settings, &live);
+                self.recheck = true;
+            }
             return children_left;
         }
         if !anyone_else() {
@@ -275,14 +282,16 @@ impl Rest {
     /// namespace (`docker exec`, `nsenter`: its parent is outside, which /proc shows as 0), and
     /// one re-parented to rinit (its parent exited: an arrival's child, or a child forked just
     /// before its parent got SIGTERM). A process with a live parent in the namespace is its
-    /// parent's to stop, and is left alone.
+    /// parent's to stop, and is left alone. As a subreaper, only the second kind: rinit's
+    /// children it has not told (a process whose parent is outside is not rinit's).
     fn tell_arrivals(&mut self, settings: &Settings, live: &[Process]) {
         // A process no longer listed has exited: one that takes its pid later is a new one.
         self.told
             .retain(|told| live.iter().any(|p| (p.pid, p.start) == *told));
         let mut arrived = Vec::new();
         for p in live {
-            let nobody_else = p.parent == 0 || p.parent == self.own;
+            let nobody_else =
+                p.parent == self.own || (self.scope == Scope::Namespace && p.parent == 0);
             if nobody_else && !self.told.contains(&(p.pid, p.start)) {
                 self.told.push((p.pid, p.start));
                 if each(&[libc::SIGTERM, libc::SIGCONT], |s| {
@@ -361,6 +370,11 @@ impl Rest {
             // told now.
             let spared =
                 spare == Some(p.group) && (self.got_group_sigterm(p) || p.parent != self.own);
+            // Told now or by the group's SIGTERM; a helper whose parent lives is not, and is
+            // told once that parent has left it to rinit.
+            if (!spared || self.got_group_sigterm(p)) && !self.told.contains(&(p.pid, p.start)) {
+                self.told.push((p.pid, p.start));
+            }
             let signals = match spared {
                 true => &[libc::SIGCONT][..],
                 false => signals,
