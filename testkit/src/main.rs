@@ -6,6 +6,7 @@
 #![no_main]
 
 mod fuzz;
+mod tree;
 
 use clap::{Parser, Subcommand};
 use nix::sys::signal::{kill, SigSet, Signal};
@@ -92,6 +93,12 @@ enum Scenario {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<OsString>,
     },
+    /// The processes of bench/trees' random trees: `node PLAN DIR ID`, `holder DIR CMD...`,
+    /// `sentinel FILE`, `blocked CMD...` (see tree.rs).
+    Tree {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<OsString>,
+    },
     /// Runs CASES random command lines and environments through the rinit binaries in DIR
     /// (rinit and links under every peer's name); prints `cases=N` or the failing case.
     Fuzz {
@@ -140,6 +147,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             exec(&command)
         }
         Scenario::Fuzz { seed, cases, dir } => fuzz::run(seed, cases, &dir),
+        Scenario::Tree { args } => tree::run(&args),
     };
     let _ = std::io::stdout().flush();
     code
