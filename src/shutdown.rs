@@ -145,7 +145,9 @@ impl Rest {
             let mut reached = Vec::new();
             for p in &live {
                 let in_group = spare == Some(p.group);
-                let got_it = in_group && self.got_group_sigterm(p);
+                // The group as it was when told: one that left it since (setsid in its
+                // handler) got that SIGTERM all the same.
+                let got_it = spare.is_some() && self.got_group_sigterm(p);
                 // A member of the spared group that started after its SIGTERM is its parent's
                 // to stop while that parent lives (a saver's helper); left to rinit, nobody
                 // else will: it is told now, or by a later look once it is re-parented.
@@ -368,11 +370,11 @@ impl Rest {
         for p in table.iter().filter(|p| found.contains(&p.pid)) {
             // As for PID 1: a member started since the group's SIGTERM and left to rinit is
             // told now.
-            let spared =
-                spare == Some(p.group) && (self.got_group_sigterm(p) || p.parent != self.own);
+            let got_it = spare.is_some() && self.got_group_sigterm(p);
+            let spared = got_it || (spare == Some(p.group) && p.parent != self.own);
             // Told now or by the group's SIGTERM; a helper whose parent lives is not, and is
             // told once that parent has left it to rinit.
-            if (!spared || self.got_group_sigterm(p)) && !self.told.contains(&(p.pid, p.start)) {
+            if (!spared || got_it) && !self.told.contains(&(p.pid, p.start)) {
                 self.told.push((p.pid, p.start));
             }
             let signals = match spared {

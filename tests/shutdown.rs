@@ -1323,6 +1323,99 @@ fn as_a_subreaper_a_helper_left_to_it_during_the_drain_is_told_once() {
 }
 
 #[test]
+fn as_a_subreaper_it_looks_for_a_helper_left_to_it_without_a_sigchld() {
+    // P (setsid'd, 4 s to save) has a child S, which starts a helper H on its SIGTERM and
+    // leaves 0.5 s later. H is re-parented to rinit, but S's exit signals only P: rinit hears
+    // nothing until P is done. Its look while draining must tell H long before that.
+    if skip_without_subreaper() {
+        return;
+    }
+    let scratch = Scratch::new("subreaper-look");
+    let (s_up, p_up, log) = (
+        scratch.path("s-up"),
+        scratch.path("p-up"),
+        scratch.path("log"),
+    );
+    let (s_sh, p_sh, command) = (
+        scratch.path("s.sh"),
+        scratch.path("p.sh"),
+        scratch.path("command.sh"),
+    );
+    let kit = testkit();
+    let files = [
+        (
+            &s_sh,
+            format!(
+                "trap '{kit} worker {log} 300 & until [ -s {log} ]; do sleep 0.01; done; \
+                 sleep 0.5; exit 0' TERM\necho up > {s_up}\nwhile :; do sleep 0.05; done\n"
+            ),
+        ),
+        (
+            &p_sh,
+            format!(
+                "trap 'sleep 4; echo p-done >> {log}; exit 0' TERM\nsh {s_sh} &\n\
+                 until [ -s {s_up} ]; do sleep 0.01; done\necho up > {p_up}\n\
+                 while :; do sleep 0.05; done\n"
+            ),
+        ),
+        (
+            &command,
+            format!("setsid sh {p_sh} &\nuntil [ -s {p_up} ]; do sleep 0.01; done\nexit 3\n"),
+        ),
+    ];
+    for (path, text) in files {
+        std::fs::write(path, text).unwrap();
+    }
+    let script = format!(
+        "{} -v -- sh {command}; echo rinit-exit=$?",
+        rinit().display()
+    );
+    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    assert_eq!(out.stdout, "rinit-exit=3\n", "{out:?}");
+    // Told by the look: saved long before P is done. Without it, only P's exit would wake
+    // rinit, and H would save after "p-done".
+    assert_eq!(
+        scratch.read("log"),
+        "started\nsaved\np-done\n",
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_member_that_leaves_the_group_after_its_sigterm_is_not_told_again() {
+    // The group as it was when the forwarded SIGTERM went out got it: a member whose handler
+    // calls setsid (same process, same start) must not hear it a second time at the drain.
+    let scratch = Scratch::new("left-group");
+    let (log, moved, counter) = (
+        scratch.path("log"),
+        scratch.path("moved"),
+        scratch.path("counter.sh"),
+    );
+    std::fs::write(
+        &counter,
+        format!(
+            "trap 'echo term >> {log}' TERM\necho moved > {moved}\n\
+             i=0; while [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done\necho done >> {log}\n"
+        ),
+    )
+    .unwrap();
+    // The command exits only once the member has moved: the drain finds it outside the group.
+    let script = format!(
+        "sh -c 'trap \"exec setsid sh {counter}\" TERM; echo up > {log}; \
+         while :; do sleep 0.05; done' & until [ -s {log} ]; do sleep 0.01; done; \
+         trap 'until [ -s {moved} ]; do sleep 0.01; done; exit 0' TERM; echo ready > {log}.ready; \
+         while :; do sleep 0.05; done"
+    );
+    let ns = Namespace::rinit(&["-v", "sh", "-c", &script]);
+    scratch.wait_for("log.ready", "ready");
+    ns.signal(libc::SIGTERM);
+    let out = ns.finish(Duration::from_secs(15));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(scratch.read("log"), "up\ndone\n", "{}", out.stderr);
+}
+
+#[test]
 fn with_proc_mounted_hidepid_pid_1_still_reaches_a_process_it_cannot_see() {
     // rinit, root without CAP_SYS_PTRACE, cannot see another user's processes in a /proc
     // mounted with hidepid=2: the shutdown's SIGTERM must not depend on the listing.
