@@ -359,6 +359,20 @@ fn start_timers(me: &Node, dir: &str, log: &str) {
 
 /// PID 1 in subreaper mode: sentinel and COMMAND as children, reaps all, exits with COMMAND's
 /// status once it has ended.
+/// A zombie's own user and system CPU time (/proc stat fields 14 and 15), in microseconds.
+fn own_cpu_us(pid: libc::pid_t) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<i64> = stat[stat.rfind(')').map_or(0, |at| at + 1)..]
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+    fields.iter().sum::<i64>() * 1_000_000 / ticks
+}
+
 fn holder(dir: &str, command: &[String]) -> i32 {
     let log = format!("{dir}/holder");
     let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
@@ -378,24 +392,28 @@ fn holder(dir: &str, command: &[String]) -> i32 {
     };
     record(&log, &format!("init {init}"));
     loop {
-        let mut status = 0;
-        // SAFETY: an all-zero rusage is valid; wait4 fills it and the status.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: wait4 writes only through the pointers it is given.
-        let pid = unsafe { libc::wait4(-1, &mut status, 0, &mut usage) };
-        if pid < 0 {
+        // Peeked at first (WNOWAIT): the init's own CPU time is read from its /proc entry
+        // while it is a zombie; wait4's rusage would add every descendant it reaped.
+        // SAFETY: an all-zero siginfo_t is valid; waitid writes only through the pointer.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let peeked =
+            unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if peeked < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
             record(&log, "error no init to wait for");
             return 120;
         }
-        if pid != init {
+        // SAFETY: waitid with WEXITED filled in the pid of a child that exited.
+        let pid = unsafe { info.si_pid() };
+        let cpu_us = (pid == init).then(|| own_cpu_us(pid)).unwrap_or(0);
+        let mut status = 0;
+        // SAFETY: reaps the child just peeked at; writes only the status.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } != pid || pid != init {
             continue;
         }
-        let cpu_us = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000
-            + usage.ru_utime.tv_usec
-            + usage.ru_stime.tv_usec;
         let code = if libc::WIFEXITED(status) {
             libc::WEXITSTATUS(status)
         } else {
