@@ -408,7 +408,7 @@ fn holder(dir: &str, command: &[String]) -> i32 {
         }
         // SAFETY: waitid with WEXITED filled in the pid of a child that exited.
         let pid = unsafe { info.si_pid() };
-        let cpu_us = (pid == init).then(|| own_cpu_us(pid)).unwrap_or(0);
+        let cpu_us = if pid == init { own_cpu_us(pid) } else { 0 };
         let mut status = 0;
         // SAFETY: reaps the child just peeked at; writes only the status.
         if unsafe { libc::waitpid(pid, &mut status, 0) } != pid || pid != init {
