@@ -1279,6 +1279,23 @@ fn a_helper_the_group_started_after_its_sigterm_is_told_once_left_to_rinit() {
     }
 }
 
+/// Writes `command` to `command.sh` and runs `rinit -v -- sh command.sh` as the child of a
+/// shell that is PID 1, so that rinit is only a subreaper. With `stop_when`, the shell sends
+/// rinit SIGTERM once that file is not empty. stdout ends with `rinit-exit=N`.
+fn rinit_under_a_shell(scratch: &Scratch, command: &str, stop_when: Option<&str>) -> Outcome {
+    let path = scratch.path("command.sh");
+    std::fs::write(&path, command).unwrap();
+    let rinit = rinit().display().to_string();
+    let script = match stop_when {
+        Some(file) => format!(
+            "{rinit} -v -- sh {path} & r=$!; until [ -s {file} ]; do sleep 0.01; done; \
+             kill -TERM $r; wait $r; echo rinit-exit=$?"
+        ),
+        None => format!("{rinit} -v -- sh {path}; echo rinit-exit=$?"),
+    };
+    Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20))
+}
+
 #[test]
 fn as_a_subreaper_a_helper_left_to_it_during_the_drain_is_told_once() {
     // Found by bench/trees: a background saver starts a helper on its SIGTERM (the helper is
@@ -1293,25 +1310,14 @@ fn as_a_subreaper_a_helper_left_to_it_during_the_drain_is_told_once() {
         scratch.path("helper"),
         scratch.path("main"),
     );
-    let command = scratch.path("command.sh");
-    std::fs::write(
-        &command,
-        format!(
-            "sh -c 'trap \"{kit} worker {helper} 300 & until [ -s {helper} ]; do sleep 0.01; done; \
-             sleep 0.5; exit 0\" TERM; echo ready > {ready}; while :; do sleep 0.05; done' &\n\
-             until [ -s {ready} ]; do sleep 0.01; done\n\
-             exec {kit} worker {main} 0\n",
-            kit = testkit()
-        ),
-    )
-    .unwrap();
-    // PID 1 is a shell; rinit, its child, is only a subreaper.
-    let script = format!(
-        "{rinit} -v -- sh {command} & r=$!; until [ -s {main} ]; do sleep 0.01; done; \
-         kill -TERM $r; wait $r; echo rinit-exit=$?",
-        rinit = rinit().display()
+    let command = format!(
+        "sh -c 'trap \"{kit} worker {helper} 300 & until [ -s {helper} ]; do sleep 0.01; done; \
+         sleep 0.5; exit 0\" TERM; echo ready > {ready}; while :; do sleep 0.05; done' &\n\
+         until [ -s {ready} ]; do sleep 0.01; done\n\
+         exec {kit} worker {main} 0\n",
+        kit = testkit()
     );
-    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    let out = rinit_under_a_shell(&scratch, &command, Some(&main));
     assert_eq!(out.stdout, "rinit-exit=0\n", "{out:?}");
     assert_eq!(scratch.read("helper"), "started\nsaved\n", "{}", out.stderr);
     assert!(
@@ -1336,41 +1342,27 @@ fn as_a_subreaper_it_looks_for_a_helper_left_to_it_without_a_sigchld() {
         scratch.path("p-up"),
         scratch.path("log"),
     );
-    let (s_sh, p_sh, command) = (
-        scratch.path("s.sh"),
-        scratch.path("p.sh"),
-        scratch.path("command.sh"),
-    );
+    let (s_sh, p_sh) = (scratch.path("s.sh"), scratch.path("p.sh"));
     let kit = testkit();
-    let files = [
-        (
-            &s_sh,
-            format!(
-                "trap '{kit} worker {log} 300 & until [ -s {log} ]; do sleep 0.01; done; \
-                 sleep 0.5; exit 0' TERM\necho up > {s_up}\nwhile :; do sleep 0.05; done\n"
-            ),
+    std::fs::write(
+        &s_sh,
+        format!(
+            "trap '{kit} worker {log} 300 & until [ -s {log} ]; do sleep 0.01; done; \
+             sleep 0.5; exit 0' TERM\necho up > {s_up}\nwhile :; do sleep 0.05; done\n"
         ),
-        (
-            &p_sh,
-            format!(
-                "trap 'sleep 4; echo p-done >> {log}; exit 0' TERM\nsh {s_sh} &\n\
-                 until [ -s {s_up} ]; do sleep 0.01; done\necho up > {p_up}\n\
-                 while :; do sleep 0.05; done\n"
-            ),
+    )
+    .unwrap();
+    std::fs::write(
+        &p_sh,
+        format!(
+            "trap 'sleep 4; echo p-done >> {log}; exit 0' TERM\nsh {s_sh} &\n\
+             until [ -s {s_up} ]; do sleep 0.01; done\necho up > {p_up}\n\
+             while :; do sleep 0.05; done\n"
         ),
-        (
-            &command,
-            format!("setsid sh {p_sh} &\nuntil [ -s {p_up} ]; do sleep 0.01; done\nexit 3\n"),
-        ),
-    ];
-    for (path, text) in files {
-        std::fs::write(path, text).unwrap();
-    }
-    let script = format!(
-        "{} -v -- sh {command}; echo rinit-exit=$?",
-        rinit().display()
-    );
-    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    )
+    .unwrap();
+    let command = format!("setsid sh {p_sh} &\nuntil [ -s {p_up} ]; do sleep 0.01; done\nexit 3\n");
+    let out = rinit_under_a_shell(&scratch, &command, None);
     assert_eq!(out.stdout, "rinit-exit=3\n", "{out:?}");
     // Told by the look: saved long before P is done. Without it, only P's exit would wake
     // rinit, and H would save after "p-done".
