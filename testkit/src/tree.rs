@@ -16,7 +16,8 @@
 //! the driver enters from outside. Keys: `save=MS` (trap the stop signals; on the first one
 //! save for MS then exit 0), `ignore` (trap and record them, never act), `default` (no handler:
 //! a stop signal kills it), `exit=MS:CODE` and `die=MS:SIGNAL` (MS after the driver's go),
-//! `away=double|setsid`, `stopself`, `zombies=N`, `late=ID` (spawn node ID on the first stop
+//! `away=double|setsid`, `tty=close` (give up the controlling terminal and point stdin, stdout
+//! and stderr at /dev/null, as a daemon does), `stopself`, `zombies=N`, `late=ID` (spawn node ID on the first stop
 //! signal), `exec=ID` (become node ID at once, same pid), `threads` (end the main thread),
 //! `spawn=no` (a child the node does not start itself: a late or exec'd one).
 
@@ -24,6 +25,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
@@ -245,6 +247,10 @@ fn node(plan: &str, dir: &str, id: &str) -> i32 {
             return 120;
         }
     };
+    if me.get("tty") == Some("close") {
+        // With its handlers in place: a session leader's close hangs up its own group.
+        close_terminal();
+    }
     // A stop that came while blocked (before the handler) is delivered to it now.
     stop_signals(libc::SIG_UNBLOCK);
     for child in nodes.iter().filter(|n| n.parent == me.id) {
@@ -263,6 +269,20 @@ fn node(plan: &str, dir: &str, id: &str) -> i32 {
         unsafe { libc::pthread_exit(std::ptr::null_mut()) }
     }
     live(me, signals, &plan, &dir, &log)
+}
+
+/// Gives up the controlling terminal and points stdin, stdout and stderr at /dev/null.
+fn close_terminal() {
+    // SAFETY: TIOCNOTTY takes no argument. A process that leads no session only drops its
+    // terminal; a session leader's would also hang up its foreground group (with SIGHUP and
+    // SIGCONT, which every node records and survives); with no terminal it fails with ENOTTY.
+    unsafe { libc::ioctl(0, libc::TIOCNOTTY) };
+    if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+        for fd in 0..3 {
+            // SAFETY: dup2 of an open descriptor onto the standard ones.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
 }
 
 /// Waits until /proc shows the main thread gone (the leader reads as `Z`).
