@@ -432,7 +432,9 @@ mod tests {
             }]
         );
         assert_eq!(m.phase(), Phase::Killing);
-        assert_eq!(m.deadline(), Some(secs(2) + KILL_WAIT));
+        // A second for the killed to be reaped: exiting before that would leave them dying,
+        // re-parented to whoever started rinit.
+        assert_eq!(m.deadline(), Some(secs(3)));
         assert_eq!(m.handle(&s, Event::Exited(137), secs(2)), []);
         assert_eq!(m.handle(&s, Event::Left(false), secs(2)), [Exit(137)]);
     }

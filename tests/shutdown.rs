@@ -627,6 +627,44 @@ fn a_stop_reaches_each_process_once_as_a_subreaper() {
     assert_each_worker_heard_sigterm_once(&scratch, &out.stderr);
 }
 
+#[test]
+fn as_a_subreaper_it_reaps_what_it_killed_before_it_exits() {
+    if skip_without_subreaper() {
+        return;
+    }
+    // Twenty workers of 100 threads each ignore SIGTERM; the grace ends in SIGKILL. rinit must
+    // then wait for the killed (up to a second): if it exited at once, the dying would be
+    // re-parented to its parent, which an engine takes for processes still running after the
+    // container exited. Their threads make their deaths slow enough to tell the two apart.
+    let scratch = Scratch::new("kill-wait");
+    let kit = testkit();
+    let script = format!(
+        "for i in $(seq 20); do {kit} worker {dir}/w$i ignore:100 & done; \
+         until [ $(cat {dir}/w* 2>/dev/null | grep -c started) -eq 20 ]; do sleep 0.01; done",
+        dir = scratch.path("")
+    );
+    let rinit = rinit();
+    let args = ["tree", "holder", &scratch.path(""), rinit.to_str().unwrap()];
+    let args = [
+        &args[..],
+        &["-v", "--grace", "1s", "--", "sh", "-c", &script],
+    ]
+    .concat();
+    let out = Namespace::start(&kit, &args).finish(Duration::from_secs(20));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the grace period ended: sent SIGKILL to"),
+        "{}",
+        out.stderr
+    );
+    let holder = scratch.read("holder");
+    assert!(
+        holder.contains("ended code=0 ") && holder.ends_with(" left=0\n"),
+        "{holder}"
+    );
+}
+
 /// rinit's CPU time so far (user and system), in clock ticks, from the host's /proc.
 fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("rinit's stat");

@@ -32,7 +32,8 @@ enum Scenario {
     /// receives; exits 0 after recording SIGTERM.
     Record { file: String },
     /// Writes `started` to FILE; on SIGTERM waits MODE milliseconds, appends `saved`, exits 0.
-    /// With MODE `ignore` it never acts on SIGTERM and runs until killed.
+    /// With MODE `ignore` it never acts on SIGTERM and runs until killed; `ignore:N` also
+    /// runs N idle threads, which make its death take longer.
     Worker {
         file: String,
         #[arg(default_value = "0")]
@@ -177,11 +178,18 @@ fn record(path: &str) -> i32 {
 }
 
 fn worker(path: &str, mode: &str) -> i32 {
-    if mode == "ignore" {
+    if let Some(threads) = mode.strip_prefix("ignore") {
         // Blocked and never waited for: SIGTERM stays pending, and only SIGKILL ends this.
         SigSet::from(Signal::SIGTERM)
             .thread_block()
             .expect("block SIGTERM");
+        // `ignore:N`: N more threads (with SIGTERM blocked too), so that dying takes a while:
+        // the kernel reaps a process only once each of its threads has exited.
+        for _ in 0..threads.trim_start_matches(':').parse().unwrap_or(0) {
+            std::thread::spawn(|| loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            });
+        }
         append(path, "started");
         loop {
             std::thread::sleep(Duration::from_secs(3600));

@@ -3,8 +3,9 @@
 //! - `tree node PLAN DIR ID` is one node of a plan: it reads its line of PLAN, does what the
 //!   line asks and records its life in `DIR/ID` (see [`Node`]).
 //! - `tree holder DIR COMMAND...` is the PID 1 that holds an init in subreaper mode: it starts a
-//!   sentinel and COMMAND, reaps everything, records COMMAND's status and CPU time in
-//!   `DIR/holder` and exits with that status.
+//!   sentinel and COMMAND, reaps everything, records COMMAND's status, CPU time and how many
+//!   processes it left behind (`ended code=N cpu_us=N left=N [pids=P,...]`) in `DIR/holder` and
+//!   exits with that status.
 //! - `tree sentinel FILE` records every signal it gets: nobody should send it any.
 //! - `tree blocked COMMAND...` runs COMMAND with the stop signals blocked (a process entered
 //!   from outside, so none dies of a stop before its handler is in place).
@@ -377,8 +378,6 @@ fn start_timers(me: &Node, dir: &str, log: &str) {
     });
 }
 
-/// PID 1 in subreaper mode: sentinel and COMMAND as children, reaps all, exits with COMMAND's
-/// status once it has ended.
 /// A zombie's own user and system CPU time (/proc stat fields 14 and 15), in microseconds.
 fn own_cpu_us(pid: libc::pid_t) -> i64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -392,16 +391,22 @@ fn own_cpu_us(pid: libc::pid_t) -> i64 {
     fields.iter().sum::<i64>() * 10_000
 }
 
+/// PID 1 in subreaper mode: sentinel and COMMAND as children, reaps all, exits with COMMAND's
+/// status once it has ended.
 fn holder(dir: &str, command: &[String]) -> i32 {
     let log = format!("{dir}/holder");
     let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     let sentinel_log = format!("{dir}/sentinel");
-    if let Err(e) = Command::new(&me)
+    let sentinel = match Command::new(&me)
         .args(["tree", "sentinel", &sentinel_log])
         .spawn()
     {
-        record(&log, &format!("error sentinel: {e}"));
-    }
+        Ok(child) => child.id() as libc::pid_t,
+        Err(e) => {
+            record(&log, &format!("error sentinel: {e}"));
+            0
+        }
+    };
     let init = match Command::new(&command[0]).args(&command[1..]).spawn() {
         Ok(child) => child.id() as libc::pid_t,
         Err(e) => {
@@ -443,9 +448,39 @@ fn holder(dir: &str, command: &[String]) -> i32 {
         } else {
             format!("signal={}", libc::WTERMSIG(status))
         };
-        record(&log, &format!("ended {how} cpu_us={cpu_us}"));
+        // What the init left to its parent: its own children (alive or zombies) are this
+        // holder's now, re-parented as the init exited.
+        let left: Vec<String> = children()
+            .into_iter()
+            .filter(|&p| p != sentinel)
+            .map(|p| p.to_string())
+            .collect();
+        let pids = match left.is_empty() {
+            true => String::new(),
+            false => format!(" pids={}", left.join(",")),
+        };
+        record(
+            &log,
+            &format!("ended {how} cpu_us={cpu_us} left={}{pids}", left.len()),
+        );
         return code;
     }
+}
+
+/// This process's children, from /proc.
+fn children() -> Vec<libc::pid_t> {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = &stat[stat.rfind(')').map_or(0, |at| at + 1)..];
+            after.split_whitespace().nth(1) == Some(me.as_str())
+        })
+        .collect()
 }
 
 /// Records every signal it can catch; nobody should send it one.
