@@ -394,6 +394,14 @@ fn own_cpu_us(pid: libc::pid_t) -> i64 {
 /// PID 1 in subreaper mode: sentinel and COMMAND as children, reaps all, exits with COMMAND's
 /// status once it has ended.
 fn holder(dir: &str, command: &[String]) -> i32 {
+    // Its children and the init's CPU time are read from /proc: it must be the namespace's.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    if !stat.starts_with("1 ") {
+        eprintln!(
+            "tree holder: run it as PID 1 with its own /proc (unshare --pid --fork --mount-proc)"
+        );
+        return 2;
+    }
     let log = format!("{dir}/holder");
     let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     let sentinel_log = format!("{dir}/sentinel");
