@@ -637,19 +637,15 @@ fn as_a_subreaper_it_reaps_what_it_killed_before_it_exits() {
     // re-parented to its parent, which an engine takes for processes still running after the
     // container exited. Their threads make their deaths slow enough to tell the two apart.
     let scratch = Scratch::new("kill-wait");
-    let kit = testkit();
+    let (kit, dir, rinit) = (testkit(), scratch.path(""), rinit());
     let script = format!(
         "for i in $(seq 20); do {kit} worker {dir}/w$i ignore:100 & done; \
-         until [ $(cat {dir}/w* 2>/dev/null | grep -c started) -eq 20 ]; do sleep 0.01; done",
-        dir = scratch.path("")
+         until [ $(cat {dir}/w* 2>/dev/null | grep -c started) -eq 20 ]; do sleep 0.01; done"
     );
-    let rinit = rinit();
-    let args = ["tree", "holder", &scratch.path(""), rinit.to_str().unwrap()];
+    let rinit = rinit.to_str().unwrap();
     let args = [
-        &args[..],
-        &["-v", "--grace", "1s", "--", "sh", "-c", &script],
-    ]
-    .concat();
+        "tree", "holder", &dir, rinit, "-v", "--grace", "1s", "--", "sh", "-c", &script,
+    ];
     let out = Namespace::start(&kit, &args).finish(Duration::from_secs(20));
     assert_eq!(out.code, 0, "{out:?}");
     assert!(

@@ -228,7 +228,7 @@ fn threaded(path: &str, delay: Duration) -> i32 {
         // `started` stands for the state the test needs: the main thread is gone.
         let me = std::process::id();
         while !std::fs::read_to_string(format!("/proc/{me}/stat"))
-            .is_ok_and(|stat| stat[stat.rfind(')').map_or(0, |at| at + 1)..].starts_with(" Z"))
+            .is_ok_and(|stat| after_name(&stat).starts_with(" Z"))
         {
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -318,14 +318,19 @@ fn adopted(log: Option<&str>) -> i32 {
     }
 }
 
+/// A /proc stat line after the command name (which may hold spaces and ')'): ` STATE PPID ...`.
+fn after_name(stat: &str) -> &str {
+    &stat[stat.rfind(')').map_or(0, |at| at + 1)..]
+}
+
 /// The parent of `pid` as /proc reads it here (not through rinit's reader, the code under
 /// test), or -1 when it is gone.
 fn parent_of(pid: i32) -> i32 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return -1;
     };
-    // pid (comm) state ppid ...: the name may hold spaces and ')'.
-    stat[stat.rfind(')').map_or(0, |at| at + 1)..]
+    // pid (comm) state ppid ...
+    after_name(&stat)
         .split_whitespace()
         .nth(1)
         .and_then(|ppid| ppid.parse().ok())
@@ -348,10 +353,7 @@ fn count_zombies() -> usize {
             continue;
         };
         processes += 1;
-        // The state follows the command name, which may hold spaces and ')'.
-        let state = stat[stat.rfind(')').map_or(0, |at| at + 1)..]
-            .split_whitespace()
-            .next();
+        let state = after_name(&stat).split_whitespace().next();
         zombies += usize::from(state == Some("Z"));
     }
     assert!(processes > 0, "/proc lists no process: not a usable procfs");

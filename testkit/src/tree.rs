@@ -290,8 +290,8 @@ fn close_terminal() {
 fn wait_for_main_thread_gone() {
     let stat = format!("/proc/{}/stat", std::process::id());
     for _ in 0..2000 {
-        let gone = std::fs::read_to_string(&stat)
-            .is_ok_and(|s| s[s.rfind(')').map_or(0, |at| at + 1)..].starts_with(" Z"));
+        let gone =
+            std::fs::read_to_string(&stat).is_ok_and(|s| crate::after_name(&s).starts_with(" Z"));
         if gone {
             return;
         }
@@ -381,7 +381,7 @@ fn start_timers(me: &Node, dir: &str, log: &str) {
 /// A zombie's own user and system CPU time (/proc stat fields 14 and 15), in microseconds.
 fn own_cpu_us(pid: libc::pid_t) -> i64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<i64> = stat[stat.rfind(')').map_or(0, |at| at + 1)..]
+    let fields: Vec<i64> = crate::after_name(&stat)
         .split_whitespace()
         .skip(11)
         .take(2)
@@ -477,17 +477,13 @@ fn holder(dir: &str, command: &[String]) -> i32 {
 
 /// This process's children, from /proc.
 fn children() -> Vec<libc::pid_t> {
-    let me = std::process::id().to_string();
+    let me = std::process::id() as libc::pid_t;
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let after = &stat[stat.rfind(')').map_or(0, |at| at + 1)..];
-            after.split_whitespace().nth(1) == Some(me.as_str())
-        })
+        .filter(|&pid| crate::parent_of(pid) == me)
         .collect()
 }
 
