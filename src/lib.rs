@@ -7,7 +7,8 @@
 //! table; [`reap`] registers as subreaper and collects exits; [`spawn`] starts the command;
 //! [`user`] resolves `--user`, which the child switches to before exec;
 //! [`supervise`] runs the signal loop, whose decisions [`phases`] makes; [`shutdown`] reaches
-//! and waits for what is left at the end; [`sys`] wraps the few
+//! and waits for what is left at the end, with [`cgroup`] finding the container's own cgroup
+//! (its other processes, and its OOM kills); [`sys`] wraps the few
 //! OS services std would otherwise provide.
 //!
 //! The library is `no_std` (with `alloc`): std's panic and backtrace machinery would be most of
@@ -16,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod cgroup;
 pub mod cli;
 pub mod error;
 pub mod log;

@@ -1,6 +1,7 @@
 //! Reaping: collecting every child that has exited, adopted orphans included, and turning the
 //! main child's wait status into an exit code.
 
+use crate::cgroup::Memory;
 use crate::error::Error;
 use crate::log::WARN;
 use crate::say;
@@ -46,8 +47,15 @@ pub fn become_subreaper(settings: &Settings) -> Result<(), Error> {
 
 /// Collects every exited child without blocking. One SIGCHLD can stand for many exits, so it
 /// loops until the kernel has nothing more. Stores the main child's exit code in `main_status`;
-/// returns whether any child is still running.
-pub fn reap(settings: &Settings, main: Option<i32>, main_status: &mut Option<u8>) -> bool {
+/// returns whether any child is still running. A death by SIGKILL is checked against the
+/// container's count of OOM kills (`memory`; `None` once rinit has sent SIGKILL itself), and
+/// only such a death reads it.
+pub fn reap(
+    settings: &Settings,
+    main: Option<i32>,
+    main_status: &mut Option<u8>,
+    mut memory: Option<&mut Memory>,
+) -> bool {
     loop {
         // wait(), not waitpid(None): that would be waitpid(0), rinit's own process group only.
         match process::wait(WaitOptions::NOHANG) {
@@ -62,6 +70,21 @@ pub fn reap(settings: &Settings, main: Option<i32>, main_status: &mut Option<u8>
                     *main_status = Some(exit_code(status));
                 }
                 voice::say(settings, Note::Reaped { pid, status, main });
+                let memory = memory.as_deref_mut();
+                if let (Some(libc::SIGKILL), Some(memory)) = (death_signal(status), memory) {
+                    if let Some(limit) = memory.killed_by_oom() {
+                        let command = settings.command.first().filter(|_| main);
+                        let command = command.map(alloc::vec::Vec::as_slice);
+                        voice::say(
+                            settings,
+                            Note::OutOfMemory {
+                                command,
+                                pid,
+                                limit,
+                            },
+                        );
+                    }
+                }
             }
         }
     }

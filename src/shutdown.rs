@@ -5,10 +5,13 @@
 //! rinit knows exactly whom it told (`kill(-1)`, which reaches all of it at once, serves for
 //! SIGKILL and where /proc cannot list the namespace), and processes that are not rinit's
 //! children (a shell entered with `docker exec` or `nsenter`) are waited for through pidfds. As a subreaper it is exactly rinit's descendants, found through /proc and signalled
-//! through pidfds, never `kill(-1)`, which would reach every process of the user on the host.
+//! through pidfds, never `kill(-1)`, which would reach every process of the user on the host,
+//! and the other processes of its container's own cgroup ([`crate::cgroup`]): a shell entered
+//! into a pod whose PID namespace is shared.
 //! /proc is trusted only when it is this namespace's; without it rinit reaches what it can
 //! name by itself: the command and its process group.
 
+use crate::cgroup::Cgroup;
 use crate::log::{INFO, WARN};
 use crate::say;
 use crate::settings::{Session, Settings};
@@ -59,6 +62,10 @@ pub struct Rest {
     /// The members of the command's process group when a SIGTERM was sent to it, by pid and
     /// start time: they got it; one started since (a saver's helper) did not.
     group_told: Vec<(i32, u64)>,
+    /// Not PID 1: the container's own cgroup, once looked for, whose processes that are not
+    /// rinit's descendants (entered with `podman exec` into a shared PID namespace) the
+    /// shutdown reaches too. `Some(None)`: there is none, or it is not the container's.
+    cgroup: Option<Option<Cgroup>>,
 }
 
 impl Rest {
@@ -80,6 +87,7 @@ impl Rest {
             said_recheck: false,
             send_refused: false,
             group_told: Vec::new(),
+            cgroup: None,
         }
     }
 
@@ -166,8 +174,9 @@ impl Rest {
             }
             return reached;
         }
-        // With no child left, a subreaper has no descendant left: nothing to look for.
-        if !children_left {
+        // With no child left, a subreaper has no descendant left: nothing to look for but
+        // the rest of its container.
+        if !children_left && self.cgroup(settings).is_none() {
             return Vec::new();
         }
         if self.proc_usable(settings) {
@@ -198,14 +207,21 @@ impl Rest {
         // A subreaper's descendants all become its children as their parents die: with no
         // child left, none is left. PID 1 waits for its children the same way.
         if self.scope == Scope::Descendants {
-            // A process its parent left to rinit (a saver's helper, once the saver is done)
-            // becomes rinit's child without a word: while draining, look every RECHECK.
-            if draining && children_left && self.proc_usable(settings) {
-                let live = self.live();
-                self.tell_arrivals(settings, &live);
-                self.recheck = true;
+            let cgroup = self.cgroup(settings).is_some();
+            if !(cgroup || draining && children_left) || !self.proc_usable(settings) {
+                return children_left;
             }
-            return children_left;
+            let live = self.live();
+            let entered = self.entered(settings, &live);
+            // A process its parent left to rinit (a saver's helper, once the saver is done)
+            // becomes rinit's child without a word, and one can enter the container at any
+            // time: while draining, look every RECHECK.
+            if draining {
+                self.tell_arrivals(settings, &live, &entered);
+            }
+            let left = children_left || self.watch(settings, &entered);
+            self.recheck |= draining && left;
+            return left;
         }
         if !anyone_else() {
             return false;
@@ -231,7 +247,7 @@ impl Rest {
         }
         let live = self.live();
         if draining {
-            self.tell_arrivals(settings, &live);
+            self.tell_arrivals(settings, &live, &[]);
             // Nothing tells an init that a process entered its namespace (setns sends no
             // signal): while draining, look again every RECHECK.
             self.recheck = true;
@@ -241,12 +257,20 @@ impl Rest {
         }
         // PID 1: processes entered into the namespace from outside (setns) have their parent
         // outside it; they send rinit no SIGCHLD.
+        self.watch(settings, &live)
+    }
+
+    /// Watches each of `processes` (none of them rinit's children) through a pidfd, or, where
+    /// pidfds are refused, by looking again every RECHECK; whether any is left.
+    fn watch(&mut self, settings: &Settings, processes: &[Process]) -> bool {
         let mut new = Vec::new();
-        for p in &live {
+        for p in processes {
             if self.watched.iter().any(|(pid, _)| *pid == p.pid) {
                 continue;
             }
             match sys::pidfd_open(p.pid) {
+                // The pidfd names the process listed only if that one still has the pid.
+                Ok(_) if !same(p) => {}
                 Ok(pidfd) => {
                     self.watched.push((p.pid, pidfd));
                     new.push(p.pid);
@@ -285,15 +309,22 @@ impl Rest {
     /// one re-parented to rinit (its parent exited: an arrival's child, or a child forked just
     /// before its parent got SIGTERM). A process with a live parent in the namespace is its
     /// parent's to stop, and is left alone. As a subreaper, only the second kind: rinit's
-    /// children it has not told (a process whose parent is outside is not rinit's).
-    fn tell_arrivals(&mut self, settings: &Settings, live: &[Process]) {
+    /// children it has not told (a process whose parent is outside is not rinit's), and the
+    /// processes of its container's cgroup that are not its descendants (`entered`) whose
+    /// parent is not in the container either.
+    fn tell_arrivals(&mut self, settings: &Settings, live: &[Process], entered: &[Process]) {
         // A process no longer listed has exited: one that takes its pid later is a new one.
         self.told
             .retain(|told| live.iter().any(|p| (p.pid, p.start) == *told));
         let mut arrived = Vec::new();
+        // An entered process's parent in the container can only be another entered one (were
+        // it rinit or a descendant, so would the process be).
+        let is_entered = |pid: i32| entered.iter().any(|e| e.pid == pid);
+        let entered_alone = |p: &Process| is_entered(p.pid) && !is_entered(p.parent);
         for p in live {
-            let nobody_else =
-                p.parent == self.own || (self.scope == Scope::Namespace && p.parent == 0);
+            let nobody_else = p.parent == self.own
+                || (self.scope == Scope::Namespace && p.parent == 0)
+                || entered_alone(p);
             if nobody_else && !self.told.contains(&(p.pid, p.start)) {
                 self.told.push((p.pid, p.start));
                 if each(&[libc::SIGTERM, libc::SIGCONT], |s| {
@@ -318,6 +349,48 @@ impl Rest {
         table()
             .into_iter()
             .filter(|p| p.pid != self.own && !p.zombie)
+            .collect()
+    }
+
+    /// Not PID 1: the container's own cgroup, looked for once, and what was found said once.
+    /// As PID 1 /proc already lists the whole container, and more than its cgroup: none.
+    fn cgroup(&mut self, settings: &Settings) -> Option<&Cgroup> {
+        if self.scope == Scope::Namespace {
+            return None;
+        }
+        self.cgroup
+            .get_or_insert_with(|| match Cgroup::own() {
+                Ok(cgroup) => {
+                    say!(
+                        settings,
+                        INFO,
+                        "the shutdown also reaches the rest of this container's cgroup ({})",
+                        cgroup.dir()
+                    );
+                    Some(cgroup)
+                }
+                Err(why) => {
+                    say!(
+                        settings,
+                        INFO,
+                        "the shutdown reaches rinit's descendants only: {why}"
+                    );
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// The processes of `live` in the container's cgroup that are neither rinit nor its
+    /// descendants (none without that cgroup).
+    fn entered(&mut self, settings: &Settings, live: &[Process]) -> Vec<Process> {
+        let Some(members) = self.cgroup(settings).map(Cgroup::processes) else {
+            return Vec::new();
+        };
+        let ours = descendants(self.own, live);
+        live.iter()
+            .filter(|p| p.pid != self.own && members.contains(&p.pid) && !ours.contains(&p.pid))
+            .copied()
             .collect()
     }
 
@@ -361,13 +434,26 @@ impl Rest {
     ) -> Vec<i32> {
         let table = table();
         let found = descendants(self.own, &table);
+        let live: Vec<Process> = table.iter().filter(|p| !p.zombie).copied().collect();
+        let entered: Vec<i32> = self
+            .entered(settings, &live)
+            .iter()
+            .map(|p| p.pid)
+            .collect();
         let own = self.own;
-        let still_ours = |pid: i32| {
-            sys::process(pid).is_some_and(|p| p.parent == own || found.contains(&p.parent))
+        // A descendant is checked to still descend from rinit, an entered process to still be
+        // the one listed.
+        let still_ours = |p: &Process| match entered.contains(&p.pid) {
+            true => same(p),
+            false => sys::process(p.pid)
+                .is_some_and(|now| now.parent == own || found.contains(&now.parent)),
         };
         let mut reached = Vec::new();
         let mut refused = None;
-        for p in table.iter().filter(|p| found.contains(&p.pid)) {
+        for p in table
+            .iter()
+            .filter(|p| found.contains(&p.pid) || entered.contains(&p.pid))
+        {
             // As for PID 1: a member started since the group's SIGTERM and left to rinit is
             // told now.
             let got_it = spare.is_some() && self.got_group_sigterm(p);
@@ -386,7 +472,7 @@ impl Rest {
                     self.say_pidfds(settings, Ok(()));
                     // A live process keeps its pid: if the one at this pid still descends from
                     // rinit, it is the pidfd's; if the pidfd's has died, the send fails.
-                    still_ours(p.pid)
+                    still_ours(p)
                         && each(signals, |s| match sys::pidfd_send_signal(&pidfd, s) {
                             Ok(()) => true,
                             Err(Errno::ESRCH) => false, // exited since
@@ -405,7 +491,7 @@ impl Rest {
                 Err(Errno::ESRCH) => false, // gone since the listing
                 Err(errno) => {
                     self.say_pidfds(settings, Err(errno));
-                    still_ours(p.pid) && each(signals, |s| signals::send(p.pid, s).is_ok())
+                    still_ours(p) && each(signals, |s| signals::send(p.pid, s).is_ok())
                 }
             };
             if sent && !spared {
@@ -506,6 +592,11 @@ fn descendants(own: i32, table: &[Process]) -> Vec<i32> {
     }
     found.remove(0);
     found
+}
+
+/// Whether the process at `p`'s pid is still `p` (a later one has a later start time).
+fn same(p: &Process) -> bool {
+    sys::process(p.pid).is_some_and(|now| now.start == p.start)
 }
 
 /// Whether rinit waits on: any process left that is not its child, watched through a pidfd

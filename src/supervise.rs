@@ -3,6 +3,7 @@
 //! wake-up reaps, turns what happened into events for [`phases::Machine`], and carries out the
 //! actions it returns. All decisions are the machine's; all syscalls are here.
 
+use crate::cgroup::Memory;
 use crate::log::INFO;
 use crate::phases::{Action, Event, Machine, Phase};
 use crate::reap;
@@ -25,6 +26,8 @@ pub struct Supervisor<'a> {
     children_left: bool,
     /// rinit's own pid, to tell the signals it raised on itself.
     own: i32,
+    /// The container's OOM kills, read when a process dies of SIGKILL.
+    memory: Memory,
 }
 
 impl<'a> Supervisor<'a> {
@@ -45,6 +48,7 @@ impl<'a> Supervisor<'a> {
             signals,
             children_left: true,
             own: sys::pid(),
+            memory: Memory::default(),
         }
     }
 
@@ -73,7 +77,12 @@ impl<'a> Supervisor<'a> {
                 }
             }
             let mut status = None;
-            self.children_left = reap::reap(self.settings, self.main, &mut status);
+            // After rinit's own SIGKILL, a death by SIGKILL is rinit's doing.
+            let memory = match self.machine.phase() {
+                Phase::Killing => None,
+                _ => Some(&mut self.memory),
+            };
+            self.children_left = reap::reap(self.settings, self.main, &mut status, memory);
             events.extend(status.map(Event::Exited));
             for event in events {
                 if let Some(code) = self.handle(event) {

@@ -74,6 +74,13 @@ pub enum Note<'a> {
     NotSubreaper,
     /// Registered as child subreaper.
     Subreaper,
+    /// A process died of SIGKILL while the container's memory cgroup counted an OOM kill:
+    /// `command`, when it was the command; the cgroup's limit in bytes, if it has one.
+    OutOfMemory {
+        command: Option<&'a [u8]>,
+        pid: i32,
+        limit: Option<u64>,
+    },
 }
 
 /// Writes `note` as `settings.personality` words it, if its level shows.
@@ -97,6 +104,8 @@ fn floor(settings: &Settings, note: &Note) -> u8 {
         Note::Reaped { .. } => INFO,
         Note::Dropped { .. } | Note::SuspendingSelf | Note::Exiting { .. } => DEBUG,
         Note::Subreaper => TRACE,
+        // Why the container exited 137: shown by default under every name.
+        Note::OutOfMemory { .. } => ERROR,
     }
 }
 
@@ -290,6 +299,34 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
         (DumbInit | Catatonit, Note::NotSubreaper) => return None,
         (Tini, Note::Subreaper) => (TRACE, "Registered as child subreaper".into()),
         (_, Note::Subreaper) => return None,
+
+        // No peer says this: rinit's words, at a level each name shows by default (rinit and
+        // tini show warnings; dumb-init and catatonit only errors).
+        (
+            _,
+            Note::OutOfMemory {
+                command,
+                pid,
+                limit,
+            },
+        ) => {
+            let who = match command {
+                Some(command) => format!("{} (pid {pid})", lossy(basename_bytes(command))),
+                None => format!("process {pid}"),
+            };
+            let limit = match limit {
+                Some(bytes) => format!("memory limit {}", crate::cgroup::size(bytes)),
+                None => "the container has no memory limit of its own".into(),
+            };
+            let level = match personality {
+                Rinit | Tini => WARN,
+                DumbInit | Catatonit => ERROR,
+            };
+            (
+                level,
+                format!("{who} was killed by the kernel's out-of-memory killer ({limit})"),
+            )
+        }
     })
 }
 
@@ -450,6 +487,10 @@ const CATATONIT_USAGE: &str = "usage: catatonit [-ghLPV] [--] <progname> [<argum
 
 fn basename(program: &str) -> &str {
     program.rsplit('/').next().unwrap_or(program)
+}
+
+fn basename_bytes(path: &[u8]) -> &[u8] {
+    path.rsplit(|b| *b == b'/').next().unwrap_or(path)
 }
 
 fn lossy(bytes: &[u8]) -> String {

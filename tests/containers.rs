@@ -397,3 +397,344 @@ fn podman_init_path_runs_rinit_with_its_own_defaults_and_the_worker_saves() {
     assert!(logs.contains("\nsaved"), "{logs}");
     assert!(logs.contains("bg: saved"), "the background worker: {logs}");
 }
+
+/// An image of `scratch_rootfs_tarball`'s files (with rinit also linked under each peer's
+/// name), made with `podman import`, removed when dropped.
+struct Imported(String);
+
+impl Imported {
+    fn new() -> Self {
+        let (root, tarball) = scratch_rootfs_tarball(&["sh", "sleep", "cat", "kill", "true"]);
+        for name in ["tini", "dumb-init", "catatonit"] {
+            symlink("rinit", root.0.join(name)).unwrap();
+        }
+        let added = Command::new("tar")
+            .args(["-C", &root.0.display().to_string(), "-rf", &tarball])
+            .args(["tini", "dumb-init", "catatonit"])
+            .status()
+            .expect("tar");
+        assert!(added.success());
+        let tag = format!("localhost/{}:latest", unique("rinit-imported"));
+        check("podman", &["import", "--quiet", &tarball, &tag]);
+        Imported(tag)
+    }
+
+    /// `podman run --rm` in the foreground with a 48 MiB memory limit (swap included).
+    fn run_limited(&self, command: &[&str]) -> Output {
+        let mut args = vec!["run", "--rm", "--memory", "48m", "--memory-swap", "48m"];
+        args.extend(PODMAN_FLAGS);
+        args.push(&self.0);
+        args.extend(command);
+        output("podman", &args)
+    }
+}
+
+impl Drop for Imported {
+    fn drop(&mut self) {
+        let _ = output("podman", &["rmi", "--force", &self.0]);
+    }
+}
+
+/// The lines of rinit's stderr that blame a death on the out-of-memory killer.
+fn oom_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|line| line.contains("out-of-memory"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn podman_a_command_killed_by_its_memory_limit_is_named_under_every_name() {
+    let image = Imported::new();
+    let blame = ") was killed by the kernel's out-of-memory killer (memory limit 48 MiB)";
+    for (init, prefix) in [
+        (&["/rinit", "--"][..], "rinit: "),
+        (&["/tini", "--"][..], "[WARN  tini (1)] "),
+        (&["/dumb-init"][..], "[dumb-init] "),
+        (&["/catatonit", "--"][..], "ERROR (catatonit:1): "),
+    ] {
+        let mut command = init.to_vec();
+        command.extend(["/rinit-testkit", "hog"]);
+        let out = image.run_limited(&command);
+        assert_eq!(out.status.code(), Some(137), "{init:?}: {out:?}");
+        let lines = oom_lines(&out);
+        assert_eq!(lines.len(), 1, "{init:?}: {out:?}");
+        let named = format!("{prefix}rinit-testkit (pid ");
+        assert!(
+            lines[0].starts_with(&named) && lines[0].ends_with(blame),
+            "{init:?}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn podman_a_plain_sigkill_is_never_blamed_on_memory() {
+    let image = Imported::new();
+    // Nothing ran out of memory: no blame, and the status is the kill's.
+    let out = image.run_limited(&["/rinit", "--", "/bin/sh", "-c", "kill -9 $$"]);
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    assert_eq!(oom_lines(&out), Vec::<String>::new(), "{out:?}");
+    // An orphan rinit reaps dies of the memory limit and is named; the command's `kill -9`
+    // after it is not blamed on that kill. The shell waits until rinit has reaped the hog
+    // (its /proc entry is gone) before it kills itself.
+    let script = "hog=$( (/rinit-testkit hog >/dev/null & echo $!) ); \
+                  while [ -e /proc/$hog ]; do sleep 0.1; done; kill -9 $$";
+    let out = image.run_limited(&["/rinit", "--", "/bin/sh", "-c", script]);
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    let lines = oom_lines(&out);
+    assert_eq!(lines.len(), 1, "{out:?}");
+    assert!(
+        lines[0].starts_with("rinit: process ")
+            && lines[0].ends_with(
+                " was killed by the kernel's out-of-memory killer (memory limit 48 MiB)"
+            ),
+        "{out:?}"
+    );
+    // rinit's own SIGKILL at the end of --grace is not blamed either, even with an OOM kill
+    // counted that nobody was blamed for (the hog was the shell's child, reaped by the shell).
+    let script = "/rinit-testkit hog >/dev/null; \
+                  (/rinit-testkit worker /dev/null ignore &); exit 0";
+    let out = image.run_limited(&["/rinit", "--grace", "1s", "--", "/bin/sh", "-c", script]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(oom_lines(&out), Vec::<String>::new(), "{out:?}");
+}
+
+/// podman's pause images (`localhost/podman-pause:VERSION`, built from catatonit when
+/// missing), to remove the one a pod built.
+fn pause_images() -> Vec<String> {
+    check(
+        "podman",
+        &[
+            "images",
+            "--filter",
+            "reference=localhost/podman-pause",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// A pod whose containers share one PID namespace (`podman pod create --share pid`, as
+/// Kubernetes' `shareProcessNamespace: true`): its pause process is PID 1. Removed when dropped,
+/// with the pause image it built.
+struct SharedPidPod {
+    name: String,
+    pause_images: Vec<String>,
+    /// A containers.conf with this host's lower rlimits, for the pod's pause container too.
+    conf: Scratch,
+}
+
+impl SharedPidPod {
+    fn create() -> Self {
+        let conf = Scratch::new("pod-conf");
+        fs::write(
+            conf.path("containers.conf"),
+            "[containers]\n\
+             default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n",
+        )
+        .unwrap();
+        let pod = SharedPidPod {
+            name: unique("rinit-pod"),
+            pause_images: pause_images(),
+            conf,
+        };
+        pod.podman(&[
+            "pod",
+            "create",
+            "--name",
+            &pod.name,
+            "--share",
+            "pid",
+            "--network",
+            "none",
+        ]);
+        pod
+    }
+
+    /// Runs `command` detached in a container of the pod named POD-`name`.
+    fn run(&self, name: &str, extra: &[&str], image: &Imported, command: &[&str]) -> Podman {
+        let container = format!("{}-{name}", self.name);
+        let mut args = vec!["run", "--detach", "--pod", &self.name, "--name", &container];
+        args.extend(["--runtime", "runc"]);
+        args.extend(extra);
+        args.push(&image.0);
+        args.extend(command);
+        self.podman(&args);
+        Podman(container)
+    }
+
+    /// podman `args` with the pod's containers.conf; its stdout.
+    fn podman(&self, args: &[&str]) -> String {
+        let out = Command::new("podman")
+            .args(args)
+            .env("CONTAINERS_CONF", self.conf.path("containers.conf"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("podman is required for the container tests");
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for SharedPidPod {
+    fn drop(&mut self) {
+        let _ = output(
+            "podman",
+            &["pod", "rm", "--force", "--time", "0", &self.name],
+        );
+        for built in pause_images() {
+            if !self.pause_images.contains(&built) {
+                let _ = output("podman", &["rmi", &built]);
+            }
+        }
+    }
+}
+
+#[test]
+fn podman_in_a_shared_pid_namespace_an_entered_worker_saves_at_stop_and_the_sidecar_is_spared() {
+    let image = Imported::new();
+    let out = Scratch::new("pod-out");
+    let volume = format!("{}:/out", out.0.display());
+    let pod = SharedPidPod::create();
+    let sidecar = pod.run(
+        "sidecar",
+        &[],
+        &image,
+        &[
+            "/bin/sh",
+            "-c",
+            "trap 'echo sidecar: got SIGTERM; exit 0' TERM; echo sidecar: up; \
+             while :; do sleep 1; done",
+        ],
+    );
+    let app = pod.run(
+        "app",
+        &["--volume", &volume],
+        &image,
+        &[
+            "/rinit",
+            "-v",
+            "--",
+            "/bin/sh",
+            "-c",
+            "(trap 'echo bg: saved; exit 0' TERM; echo bg: up; while :; do sleep 0.1; done) & \
+             trap 'echo app: saved; exit 0' TERM; echo app: up; while :; do sleep 0.1; done",
+        ],
+    );
+    sidecar.wait_for_log("sidecar: up");
+    app.wait_for_log("app: up");
+    app.wait_for_log("bg: up");
+    // Entered as `kubectl exec` enters: its parent is outside the namespace, so it is not
+    // rinit's descendant; only the container's cgroup lists it. It needs 2 s to save.
+    check(
+        "podman",
+        &[
+            "exec",
+            "--detach",
+            &app.0,
+            "/rinit-testkit",
+            "worker",
+            "/out/entered",
+            "2000",
+        ],
+    );
+    let started = eventually(Duration::from_secs(30), || {
+        fs::read_to_string(out.path("entered")).is_ok_and(|t| t.contains("started"))
+    });
+    assert!(started, "the entered worker never started: {}", app.logs());
+    // A second one, stopped (SIGSTOP) before the stop: it needs SIGCONT with its SIGTERM.
+    let stopped = "echo $$ > /out/stopped.pid; exec /rinit-testkit worker /out/stopped 0";
+    check(
+        "podman",
+        &["exec", "--detach", &app.0, "/bin/sh", "-c", stopped],
+    );
+    let started = eventually(Duration::from_secs(30), || {
+        fs::read_to_string(out.path("stopped")).is_ok_and(|t| t.contains("started"))
+    });
+    assert!(started, "the second worker never started: {}", app.logs());
+    check(
+        "podman",
+        &[
+            "exec",
+            &app.0,
+            "/bin/sh",
+            "-c",
+            "kill -STOP $(cat /out/stopped.pid)",
+        ],
+    );
+    // rinit exec'd into the container shares its cgroup with what came before it: it must
+    // reach only its own descendants, and say why at -v.
+    // (Bounded: two inits that each took the cgroup for theirs would stop each other.)
+    let exec = output(
+        "timeout",
+        &[
+            "60",
+            "podman",
+            "exec",
+            &app.0,
+            "/rinit",
+            "-v",
+            "--",
+            "/bin/true",
+        ],
+    );
+    let said = String::from_utf8_lossy(&exec.stderr);
+    let said: String = said.chars().take(4000).collect();
+    assert!(exec.status.success(), "{:?}: {said}", exec.status);
+    assert!(
+        said.contains("the shutdown reaches rinit's descendants only: ")
+            && said.contains(" is shared: process "),
+        "{said}"
+    );
+    // What its drain would have reached had it taken the cgroup for its own: the app's shell
+    // (which saves at once) and the stopped worker (woken, it saves at once).
+    std::thread::sleep(Duration::from_secs(1));
+    let early = fs::read_to_string(out.path("stopped")).unwrap_or_default();
+    assert!(
+        !early.contains("saved") && !app.logs().contains("app: saved"),
+        "{early:?}"
+    );
+    let start = Instant::now();
+    check("podman", &["stop", "--time", "20", &app.0]);
+    let took = start.elapsed();
+    let logs = app.logs();
+    let entered = fs::read_to_string(out.path("entered")).unwrap_or_default();
+    assert!(
+        entered.contains("saved"),
+        "the entered worker: {entered:?}; {logs}"
+    );
+    assert!(
+        took >= Duration::from_secs(2),
+        "rinit waited for it: {took:?}; {logs}"
+    );
+    assert!(took < Duration::from_secs(15), "{took:?}; {logs}");
+    let stopped = fs::read_to_string(out.path("stopped")).unwrap_or_default();
+    assert!(
+        stopped.contains("saved"),
+        "the stopped worker: {stopped:?}; {logs}"
+    );
+    assert!(
+        logs.contains("app: saved") && logs.contains("bg: saved"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("the shutdown also reaches the rest of this container's cgroup"),
+        "{logs}"
+    );
+    assert_eq!(app.exit_code(), "0", "{logs}");
+    let state = check(
+        "podman",
+        &["inspect", "--format", "{{.State.Running}}", &sidecar.0],
+    );
+    assert_eq!(state.trim(), "true", "the sidecar runs on");
+    let sidecar_logs = sidecar.logs();
+    assert!(!sidecar_logs.contains("got SIGTERM"), "{sidecar_logs}");
+}

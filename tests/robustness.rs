@@ -219,3 +219,54 @@ fn thousands_of_random_command_lines_and_environments_never_wedge_rinit() {
         start.elapsed()
     );
 }
+
+/// The files rinit itself opens (not its command) as PID 1 of a new PID namespace running
+/// `sh -c SCRIPT`, as strace shows them; None (said as a skip) under qemu-user.
+fn files_rinit_opens(script: &str) -> Option<Vec<String>> {
+    if skip_under_qemu("strace would trace the emulator's own system calls, not rinit's") {
+        return None;
+    }
+    let trace = Scratch::new("strace");
+    let log = trace.path("trace");
+    let rinit = rinit().display().to_string();
+    let out = Command::new("strace")
+        .args(["-f", "-e", "trace=execve,open,openat", "-o", &log, "--"])
+        .args(["unshare", "--pid", "--fork", "--mount-proc", &rinit, "--"])
+        .args(["/bin/sh", "-c", script])
+        .output()
+        .expect("strace is required for this test");
+    assert!(out.status.code().is_some(), "{out:?}");
+    let text = trace.read("trace");
+    // `PID execve("RINIT", ...)`: from there on, that pid's lines are rinit's.
+    let pid = text
+        .lines()
+        .find(|line| line.contains(&format!("execve(\"{rinit}\"")))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no exec of rinit: {text}"))
+        .to_string();
+    Some(
+        text.lines()
+            .filter(|line| line.split_whitespace().next() == Some(pid.as_str()))
+            .filter(|line| line.contains("open"))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[test]
+fn only_a_death_by_sigkill_makes_rinit_read_its_cgroup() {
+    // Whether the container's memory cgroup counted an OOM kill is read when something died
+    // of SIGKILL, and never on the normal path (as PID 1 the shutdown reads no cgroup).
+    let Some(normal) = files_rinit_opens("exit 3") else {
+        return;
+    };
+    let cgroup: Vec<&String> = normal.iter().filter(|l| l.contains("cgroup")).collect();
+    assert!(cgroup.is_empty(), "{cgroup:?}");
+    let Some(killed) = files_rinit_opens("kill -9 $$") else {
+        return;
+    };
+    assert!(
+        killed.iter().any(|l| l.contains("\"/proc/self/cgroup\"")),
+        "{killed:?}"
+    );
+}

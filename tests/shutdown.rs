@@ -1511,3 +1511,17 @@ fn stop_delay_holds_a_stop_rewritten_into_the_held_signal() {
     let out = ns.finish_now();
     assert_eq!(scratch.read("record"), "ready\n", "{}", out.stderr);
 }
+
+#[test]
+fn outside_a_containers_own_cgroup_a_subreaper_reaches_its_descendants_only_and_says_why_once() {
+    // Not PID 1 (sh is), on the host's cgroups: no container's own cgroup to reach, which -v
+    // says once, however many times the drain looks.
+    let rinit = rinit().display().to_string();
+    let script = format!("{rinit} -v -- sh -c 'sleep 0.3 & exit 0'; echo code=$?");
+    let out = Namespace::start("/bin/sh", &["-c", &script]).finish(Duration::from_secs(20));
+    assert!(out.stdout.contains("code=0"), "{out:?}");
+    let said = out
+        .stderr
+        .matches("the shutdown reaches rinit's descendants only: ");
+    assert_eq!(said.count(), 1, "{}", out.stderr);
+}

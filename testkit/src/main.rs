@@ -89,6 +89,9 @@ enum Scenario {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<OsString>,
     },
+    /// Allocates memory and touches every page, a MiB at a time, until it is killed (by the
+    /// out-of-memory killer of a container with a memory limit); prints `hogging` first.
+    Hog,
     /// Runs COMMAND with stderr a pipe whose reader has already gone.
     BrokenStderr {
         #[arg(trailing_var_arg = true, required = true)]
@@ -130,6 +133,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         Scenario::Show => show(),
         Scenario::Starts { runs, command } => starts(runs, &command),
         Scenario::BrokenStderr { command } => broken_stderr(&command),
+        Scenario::Hog => hog(),
         Scenario::NoPidfd { command } => {
             refuse_syscall(PIDFD_OPEN);
             exec(&command)
@@ -152,6 +156,19 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     };
     let _ = std::io::stdout().flush();
     code
+}
+
+fn hog() -> c_int {
+    println!("hogging");
+    let _ = std::io::stdout().flush();
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    loop {
+        // Written, not just reserved: untouched pages cost nothing and are never counted.
+        kept.push(vec![1u8; 1 << 20]);
+        if kept.len().is_multiple_of(1024) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 fn append(path: &str, line: &str) {
