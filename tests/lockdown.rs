@@ -51,6 +51,9 @@ fn a_non_root_pid_1_without_capabilities_forwards_reaps_a_storm_drains_and_exits
     command
         .args(["--pid", "--fork", "--mount-proc", "--kill-child", "setpriv"])
         .args(LOCKED)
+        // The uid change clears the parent-death signal unshare's --kill-child set; kept, a
+        // failing test's namespace still dies with unshare.
+        .args(["--pdeathsig", "keep"])
         .arg(rinit())
         .args(["--", "sh", "-c", &script])
         .stdin(Stdio::null());
