@@ -25,7 +25,7 @@ type Scenario = fn(&Engine, &str);
 fn docker_engine_scenarios() {
     let engine = Engine::start();
     let image = engine.import(&format!("rinit-test-{}:latest", std::process::id()));
-    let scenarios: [(&str, Scenario); 8] = [
+    let scenarios: [(&str, Scenario); 10] = [
         (
             "docker stop -t 15 lets a command that needs 7 s to save finish",
             docker_stop_t_15_lets_a_7_s_saver_finish_and_exit_0,
@@ -57,6 +57,14 @@ fn docker_engine_scenarios() {
         (
             "docker build of Dockerfile.example",
             docker_builds_the_example_and_stop_lets_the_worker_save,
+        ),
+        (
+            "--user 4242:4242 --read-only --cap-drop ALL --security-opt no-new-privileges",
+            locked_down_it_forwards_reaps_a_storm_and_docker_stop_lets_every_worker_save,
+        ),
+        (
+            "rinit's own --user in a locked-down container",
+            locked_down_rinits_own_user_fails_with_one_clear_line,
         ),
     ];
     let failures: Vec<String> = std::thread::scope(|scope| {
@@ -246,4 +254,86 @@ fn docker_builds_the_example_and_stop_lets_the_worker_save(engine: &Engine, _ima
     assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
     assert!(engine.logs(&name).contains("worker: saved"));
     assert_eq!(engine.exit_code(&name), "0");
+}
+
+/// `docker run`'s flags for a locked-down container: an ordinary user, a read-only root
+/// filesystem, no capability, no_new_privs.
+const LOCKED_DOWN: [&str; 7] = [
+    "--user",
+    "4242:4242",
+    "--read-only",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+];
+
+/// A shell that says `LABEL: started`, and on SIGTERM `LABEL: saved` and exits 0.
+fn saver(label: &str) -> String {
+    format!(
+        "trap 'echo {label}: saved; exit 0' TERM; echo {label}: started; \
+         while :; do sleep 0.1; done"
+    )
+}
+
+fn locked_down_it_forwards_reaps_a_storm_and_docker_stop_lets_every_worker_save(
+    engine: &Engine,
+    image: &str,
+) {
+    // A worker in the command's group, one that called setsid, 3000 orphans, and a command
+    // that notes each SIGWINCH and dies of SIGTERM. Everything writes to the log only.
+    let script = format!(
+        "({group}) & /bin/busybox setsid /bin/sh -c \"{setsid}\" & \
+         /rinit-testkit orphans 3000 && /rinit-testkit zombies 20; \
+         trap 'echo got WINCH' WINCH; echo up; while :; do sleep 0.1; done",
+        group = saver("group"),
+        setsid = saver("setsid"),
+    );
+    let mut args = LOCKED_DOWN.to_vec();
+    args.extend([image, "/bin/sh", "-c", &script]);
+    let name = engine.run(&unique("locked-down"), &args);
+    for line in ["group: started", "setsid: started", "up"] {
+        engine.wait_for_log(&name, line);
+    }
+    assert!(
+        engine.logs(&name).contains("zombies=0\n"),
+        "{}",
+        engine.logs(&name)
+    );
+    let pid: i32 = engine
+        .check(&["inspect", "--format", "{{.State.Pid}}", &name])
+        .parse()
+        .unwrap();
+    assert_locked_down(pid, 4242);
+    assert!(root_is_read_only(pid), "the root filesystem is writable");
+    // docker kill signals PID 1, rinit, which forwards.
+    engine.check(&["kill", "--signal", "WINCH", &name]);
+    engine.wait_for_log(&name, "got WINCH");
+    let took = engine.stop(&name, 15);
+    let logs = engine.logs(&name);
+    assert!(logs.contains("group: saved"), "{logs}");
+    assert!(logs.contains("setsid: saved"), "{logs}");
+    assert_eq!(
+        engine.exit_code(&name),
+        "143",
+        "the command died of SIGTERM: {logs}"
+    );
+    assert!(took < Duration::from_secs(10), "docker's SIGKILL? {took:?}");
+}
+
+fn locked_down_rinits_own_user_fails_with_one_clear_line(engine: &Engine, image: &str) {
+    // Switching users needs root's CAP_SETUID and CAP_SETGID; a locked-down rinit has
+    // neither, and says so before it runs anything.
+    let mut args = vec!["run", "--rm", "--network", "none"];
+    args.extend(LOCKED_DOWN);
+    args.extend(["--entrypoint", "/rinit", image, "--user", "1000", "--"]);
+    args.extend(["/bin/sh", "-c", "echo ran"]);
+    let out = engine.output(&args);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "nothing ran");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "rinit: --user 1000: setgroups: operation not permitted \
+         (only root can run the command as another user)\n"
+    );
 }

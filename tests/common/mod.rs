@@ -584,3 +584,44 @@ pub fn scratch_rootfs_tarball(applets: &[&str]) -> (Scratch, String) {
     assert!(tarred.success());
     (root, tarball)
 }
+
+/// Fails unless process `pid` (a host pid) runs as uid and gid `id` with no other group,
+/// holds no capability and can never gain one (empty bounding set, no_new_privs): the
+/// lockdown a test asked for really held.
+pub fn assert_locked_down(pid: i32, id: u32) {
+    let ids = vec![id.to_string(); 4].join(" ");
+    let fields = |name: &str| {
+        proc_status(pid, name)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(fields("Uid"), ids, "the uids of {pid}");
+    assert_eq!(fields("Gid"), ids, "the gids of {pid}");
+    let groups = fields("Groups");
+    assert!(
+        groups
+            .split_whitespace()
+            .all(|group| group == id.to_string()),
+        "the groups of {pid}: {groups}"
+    );
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(proc_status(pid, set), "0000000000000000", "{set} of {pid}");
+    }
+    assert_eq!(proc_status(pid, "NoNewPrivs"), "1", "no_new_privs of {pid}");
+}
+
+/// Whether process `pid` (a host pid) sees its root filesystem mounted read-only.
+pub fn root_is_read_only(pid: i32) -> bool {
+    let mounts = fs::read_to_string(format!("/proc/{pid}/mounts")).unwrap_or_default();
+    // The last mount on / is the one in effect.
+    let root = mounts
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .rfind(|fields| fields.get(1) == Some(&"/"));
+    root.is_some_and(|fields| {
+        fields
+            .get(3)
+            .is_some_and(|options| options.split(',').any(|o| o == "ro"))
+    })
+}
