@@ -427,7 +427,7 @@ impl fmt::Display for Failure {
             }
             Failure::Switch(step, errno) if *errno == Errno(libc::EPERM) => write!(
                 f,
-                "{}: {errno} (only root can run the command as another user)",
+                "{}: {errno} (it needs root with CAP_SETUID and CAP_SETGID)",
                 step.call()
             ),
             Failure::Switch(step, errno) => write!(f, "{}: {errno}", step.call()),

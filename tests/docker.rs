@@ -334,6 +334,6 @@ fn locked_down_rinits_own_user_fails_with_one_clear_line(engine: &Engine, image:
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "rinit: --user 1000: setgroups: operation not permitted \
-         (only root can run the command as another user)\n"
+         (it needs root with CAP_SETUID and CAP_SETGID)\n"
     );
 }

@@ -498,7 +498,7 @@ fn a_fork_failure_is_reported_with_its_reason() {
     }
     // As an unprivileged user with a process limit of 1, rinit itself fills the quota.
     let script = format!(
-        "prlimit --nproc=1:1 setpriv --reuid=65534 --regid=65534 --clear-groups {} -- true",
+        "prlimit --nproc=1:1 setpriv --pdeathsig keep --reuid=65534 --regid=65534 --clear-groups {} -- true",
         rinit().display()
     );
     let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(10));

@@ -241,14 +241,14 @@ fn an_unreadable_passwd_file_is_named_with_the_reason() {
 #[test]
 fn a_rinit_that_is_not_root_cannot_switch_and_says_why() {
     let script = format!(
-        "exec setpriv --reuid=65534 --regid=65534 --clear-groups {} --user 1000 -- true",
+        "exec setpriv --pdeathsig keep --reuid=65534 --regid=65534 --clear-groups {} --user 1000 -- true",
         rinit().display()
     );
     let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr,
-        "rinit: --user 1000: setgroups: operation not permitted (only root can run the command as another user)\n"
+        "rinit: --user 1000: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n"
     );
 }
 
@@ -425,7 +425,7 @@ fn rinit_user_errors_name_the_variable_and_pause_mode_refuses_a_user() {
 #[test]
 fn a_rinit_that_is_already_the_user_runs_the_command_as_it() {
     let script = format!(
-        "exec setpriv --reuid=4242 --regid=4242 --clear-groups {} --user 4242:4242 -- {} show",
+        "exec setpriv --pdeathsig keep --reuid=4242 --regid=4242 --clear-groups {} --user 4242:4242 -- {} show",
         rinit().display(),
         testkit()
     );
@@ -439,13 +439,28 @@ fn a_rinit_that_is_the_user_but_with_other_groups_cannot_shed_them_and_says_so()
     // Not root, already uid and gid 4242, but with supplementary groups 27 and 100 that
     // --user 4242:4242 would not keep: only root could drop them.
     let script = format!(
-        "exec setpriv --reuid=4242 --regid=4242 --groups=27,100 {} --user 4242:4242 -- true",
+        "exec setpriv --pdeathsig keep --reuid=4242 --regid=4242 --groups=27,100 {} --user 4242:4242 -- true",
         rinit().display()
     );
     let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr,
-        "rinit: --user 4242:4242: setgroups: operation not permitted (only root can run the command as another user)\n"
+        "rinit: --user 4242:4242: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n"
+    );
+}
+
+#[test]
+fn root_without_setuid_and_setgid_capabilities_is_told_what_user_needs() {
+    // Docker's --cap-drop ALL without --user: rinit is uid 0 but cannot switch either.
+    let script = format!(
+        "exec setpriv --inh-caps=-all --bounding-set=-all {} --user 1000 -- true",
+        rinit().display()
+    );
+    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "rinit: --user 1000: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n"
     );
 }
