@@ -7,9 +7,10 @@
 //! it gives the container a cgroup namespace whose root is that cgroup. So rinit takes its
 //! cgroup for its container's own when all of these hold: its path in /proc/self/cgroup is the
 //! root of a mount of that hierarchy in /proc/self/mountinfo; it is not the host's root cgroup
-//! (which holds the whole machine); and no process in it started before rinit, which is then
-//! the container's first process. rinit run by hand on a host, in a systemd unit, or with
-//! `docker exec` fails one of them, and nothing is read from the cgroup beyond that.
+//! (which holds the whole machine); and rinit is its first process and sees every task in it.
+//! Not PID 1, that is decided as rinit starts: later, the container's first process may have
+//! gone and left an exec'd rinit the oldest. rinit run by hand on a host, in a systemd unit,
+//! or with `docker exec` fails one of them, and nothing is read from the cgroup beyond that.
 //! The reach uses v1's pids controller (every container has one) or else v2; the memory count,
 //! v1's memory controller or else v2.
 
@@ -26,7 +27,10 @@ pub struct Cgroup {
 
 impl Cgroup {
     /// rinit's cgroup of the pids controller (v1) or of v2, if it is its container's own;
-    /// otherwise why not, in words for the log.
+    /// otherwise why not, in words for the log. Asked when rinit starts, before it forks (not
+    /// PID 1), or as PID 1 when something died of SIGKILL: the cgroup's first process must be
+    /// rinit, and every process in it one rinit can see (a process outside its PID namespace,
+    /// or hidden by hidepid, may have come first).
     pub fn own() -> Result<Cgroup, String> {
         let cgroups = text("/proc/self/cgroup").ok_or("/proc/self/cgroup cannot be read")?;
         let mounts = text("/proc/self/mountinfo").ok_or("/proc/self/mountinfo cannot be read")?;
@@ -42,21 +46,68 @@ impl Cgroup {
         if !exists(&cgroup.file(non_root)) {
             return Err(format!("{} is the host's root cgroup", cgroup.dir));
         }
-        let (pid, start) = (sys::pid(), sys::process(sys::pid()).map_or(0, |p| p.start));
+        if sys::proc_hides_processes() {
+            return Err("/proc is mounted with hidepid and may hide its processes".into());
+        }
+        // Processes come and go while they are counted: a count that disagrees is taken again.
+        let mut why = String::new();
+        for _ in 0..3 {
+            match cgroup.first_and_all_seen() {
+                Ok(()) => return Ok(cgroup),
+                Err(Unseen::Older(why)) => return Err(why),
+                Err(Unseen::Counted(counted)) => why = counted,
+            }
+        }
+        Err(why)
+    }
+
+    /// Whether rinit is the cgroup's oldest process and sees every task in it.
+    fn first_and_all_seen(&self) -> Result<(), Unseen> {
+        let (pid, dir) = (sys::pid(), &self.dir);
+        // Counted before the listing: a task that comes in between only adds to what rinit
+        // sees; one that leaves makes the count disagree, and it is taken again.
+        let counted: Option<u64> =
+            text(&self.file("pids.current")).and_then(|n| n.trim().parse().ok());
+        let mut start = None;
+        let mut members = Vec::new();
+        // v2 lists a process outside this PID namespace as 0; v1 leaves it out (but counts it
+        // in pids.current).
+        for line in text(&self.file("cgroup.procs")).unwrap_or_default().lines() {
+            let Ok(member) = line.trim().parse::<i32>() else {
+                continue;
+            };
+            if member <= 0 {
+                let why = format!("{dir} holds processes outside rinit's PID namespace");
+                return Err(Unseen::Older(why));
+            }
+            match sys::process(member) {
+                Some(p) if p.pid == pid => start = Some(p.start),
+                Some(p) => members.push(p),
+                None if exists(&format!("/proc/{member}")) => {
+                    let why = format!("{dir} holds process {member}, which /proc hides");
+                    return Err(Unseen::Older(why));
+                }
+                None => {} // exited since the listing
+            }
+        }
+        let start = start.ok_or_else(|| Unseen::Older(format!("rinit is not in {dir}")))?;
         // Start times count clock ticks: one in the same tick may have come first, and two
         // inits that each took the cgroup for their own would stop each other.
-        let older = cgroup
-            .processes()
-            .into_iter()
-            .filter(|other| *other != pid)
-            .filter_map(sys::process)
-            .find(|p| p.start <= start);
-        match older {
-            Some(p) => Err(format!(
-                "{} is shared: process {} started in it before rinit",
-                cgroup.dir, p.pid
-            )),
-            None => Ok(cgroup),
+        if let Some(p) = members.iter().find(|p| p.start <= start) {
+            let why = format!(
+                "{dir} is shared: process {} started in it before rinit",
+                p.pid
+            );
+            return Err(Unseen::Older(why));
+        }
+        let seen = sys::process(pid).map_or(1, |p| p.threads);
+        let seen = seen + members.iter().map(|p| p.threads).sum::<u64>();
+        match counted {
+            Some(counted) if counted > seen => Err(Unseen::Counted(format!(
+                "{dir} holds {counted} tasks, of which rinit sees {seen} \
+                 (processes outside its PID namespace, or in a cgroup below)"
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -84,6 +135,9 @@ impl Cgroup {
 /// it counted, and its limit.
 #[derive(Debug, Default)]
 pub struct Memory {
+    /// Whether rinit's cgroup is its container's own, when that was decided as it started
+    /// (not PID 1); `None`: decided on first use.
+    owned: Option<bool>,
     /// Found on first use: `None` where the container's own memory cgroup cannot be read.
     cgroup: Option<Option<(Cgroup, Hierarchy)>>,
     /// OOM kills already blamed for a death: each is blamed for one, and a SIGKILL with none
@@ -92,10 +146,22 @@ pub struct Memory {
 }
 
 impl Memory {
+    pub fn new(owned: Option<bool>) -> Self {
+        Memory {
+            owned,
+            ..Memory::default()
+        }
+    }
+
     /// A process just died of SIGKILL: if the cgroup counted an OOM kill not yet blamed for
     /// another death, this one is blamed; returns the memory limit in bytes (`None`: none).
     pub fn killed_by_oom(&mut self) -> Option<Option<u64>> {
-        let (cgroup, hierarchy) = self.cgroup.get_or_insert_with(memory_cgroup).as_ref()?;
+        let owned = self.owned;
+        let found = || {
+            let owned = owned.unwrap_or_else(|| Cgroup::own().is_ok());
+            owned.then(memory_cgroup).flatten()
+        };
+        let (cgroup, hierarchy) = self.cgroup.get_or_insert_with(found).as_ref()?;
         let (events, limit) = match hierarchy {
             Hierarchy::V1(_) => ("memory.oom_control", "memory.limit_in_bytes"),
             Hierarchy::V2 => ("memory.events", "memory.max"),
@@ -109,10 +175,9 @@ impl Memory {
     }
 }
 
-/// The memory cgroup, when the reach's cgroup is the container's own and the memory
+/// The memory cgroup, once rinit's is known to be the container's own, where the memory
 /// hierarchy's is too (the root of its mount).
 fn memory_cgroup() -> Option<(Cgroup, Hierarchy)> {
-    Cgroup::own().ok()?;
     let cgroups = text("/proc/self/cgroup")?;
     let mounts = text("/proc/self/mountinfo")?;
     [Hierarchy::V1("memory"), Hierarchy::V2]
@@ -125,6 +190,14 @@ fn memory_cgroup() -> Option<(Cgroup, Hierarchy)> {
                 h,
             ))
         })
+}
+
+/// Why rinit cannot take a cgroup for its container's own.
+enum Unseen {
+    /// For good: a process came first, or cannot be seen.
+    Older(String),
+    /// The cgroup counts more tasks than rinit saw (worth counting again).
+    Counted(String),
 }
 
 /// A cgroup hierarchy: a v1 one by a controller it carries, or the v2 one.
@@ -218,12 +291,18 @@ fn memory_limit(text: &str) -> Option<u64> {
     text.trim().parse().ok().filter(|bytes| *bytes < 1 << 62)
 }
 
-/// A limit as people write it: `48 MiB`, `2 GiB`, `1536 KiB`.
+/// A limit as people write it: `48 MiB`, `2 GiB`, `95.3 MiB` (`--memory 100000000`), `512 KiB`.
 pub fn size(bytes: u64) -> String {
     const KIB: u64 = 1024;
+    const MIB: u64 = KIB * KIB;
     match bytes {
-        b if b % (KIB * KIB * KIB) == 0 => format!("{} GiB", b / (KIB * KIB * KIB)),
-        b if b % (KIB * KIB) == 0 => format!("{} MiB", b / (KIB * KIB)),
+        b if b % (MIB * KIB) == 0 => format!("{} GiB", b / (MIB * KIB)),
+        b if b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b >= MIB => {
+            // Tenths, in integers: no float formatting in the binary.
+            let tenths = b.saturating_mul(10) / MIB;
+            format!("{}.{} MiB", tenths / 10, tenths % 10)
+        }
         b if b % KIB == 0 => format!("{} KiB", b / KIB),
         b => format!("{b} bytes"),
     }
@@ -299,6 +378,9 @@ mod tests {
         assert_eq!(memory_limit("9223372036854771712\n"), None);
         assert_eq!(size(48 << 20), "48 MiB");
         assert_eq!(size(2 << 30), "2 GiB");
-        assert_eq!(size(1536 << 10), "1536 KiB");
+        assert_eq!(size(1536 << 10), "1.5 MiB");
+        assert_eq!(size(100_000_000), "95.3 MiB");
+        assert_eq!(size(512 << 10), "512 KiB");
+        assert_eq!(size(1000), "1000 bytes");
     }
 }

@@ -48,6 +48,9 @@ fn supervise(settings: &Settings, inherited: &signals::Inherited) -> Result<u8, 
         signals::on_parent_death(signal)?;
     }
     reap::become_subreaper(settings)?;
+    // Not PID 1, whether rinit's cgroup is its container's own is decided now, while rinit
+    // can still be its first process: later the first may have gone.
+    let cgroup = (sys::pid() != 1).then(cgroup::Cgroup::own);
     let child = match settings.pause {
         true => None,
         false => Some(spawn::spawn(settings, inherited)?),
@@ -66,5 +69,5 @@ fn supervise(settings: &Settings, inherited: &signals::Inherited) -> Result<u8, 
         );
     }
     spawn::let_go(listener.fd());
-    Ok(supervise::Supervisor::new(settings, child, listener).run())
+    Ok(supervise::Supervisor::new(settings, child, listener, cgroup).run())
 }

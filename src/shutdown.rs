@@ -18,6 +18,7 @@ use crate::settings::{Session, Settings};
 use crate::signals;
 use crate::sys::{self, Errno, Process};
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -62,14 +63,20 @@ pub struct Rest {
     /// The members of the command's process group when a SIGTERM was sent to it, by pid and
     /// start time: they got it; one started since (a saver's helper) did not.
     group_told: Vec<(i32, u64)>,
-    /// Not PID 1: the container's own cgroup, once looked for, whose processes that are not
-    /// rinit's descendants (entered with `podman exec` into a shared PID namespace) the
-    /// shutdown reaches too. `Some(None)`: there is none, or it is not the container's.
-    cgroup: Option<Option<Cgroup>>,
+    /// Not PID 1: the container's own cgroup, as decided when rinit started, whose processes
+    /// that are not rinit's descendants (entered with `podman exec` into a shared PID
+    /// namespace) the shutdown reaches too; or why there is none. `None` as PID 1.
+    cgroup: Option<Result<Cgroup, String>>,
+    /// That has been said (once, at -v).
+    said_cgroup: bool,
 }
 
 impl Rest {
-    pub fn new(settings: &Settings, command: Option<i32>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        command: Option<i32>,
+        cgroup: Option<Result<Cgroup, String>>,
+    ) -> Self {
         let own = sys::pid();
         Rest {
             scope: match own {
@@ -87,7 +94,8 @@ impl Rest {
             said_recheck: false,
             send_refused: false,
             group_told: Vec::new(),
-            cgroup: None,
+            cgroup,
+            said_cgroup: false,
         }
     }
 
@@ -352,37 +360,32 @@ impl Rest {
             .collect()
     }
 
-    /// Not PID 1: the container's own cgroup, looked for once, and what was found said once.
+    /// Not PID 1: the container's own cgroup, if rinit's is; what was found is said once.
     /// As PID 1 /proc already lists the whole container, and more than its cgroup: none.
     fn cgroup(&mut self, settings: &Settings) -> Option<&Cgroup> {
-        if self.scope == Scope::Namespace {
-            return None;
+        let found = self.cgroup.as_ref()?;
+        if !core::mem::replace(&mut self.said_cgroup, true) {
+            match found {
+                Ok(cgroup) => say!(
+                    settings,
+                    INFO,
+                    "the shutdown also reaches the rest of this container's cgroup ({})",
+                    cgroup.dir()
+                ),
+                Err(why) => say!(
+                    settings,
+                    INFO,
+                    "the shutdown reaches rinit's descendants only: {why}"
+                ),
+            }
         }
-        self.cgroup
-            .get_or_insert_with(|| match Cgroup::own() {
-                Ok(cgroup) => {
-                    say!(
-                        settings,
-                        INFO,
-                        "the shutdown also reaches the rest of this container's cgroup ({})",
-                        cgroup.dir()
-                    );
-                    Some(cgroup)
-                }
-                Err(why) => {
-                    say!(
-                        settings,
-                        INFO,
-                        "the shutdown reaches rinit's descendants only: {why}"
-                    );
-                    None
-                }
-            })
-            .as_ref()
+        found.as_ref().ok()
     }
 
     /// The processes of `live` in the container's cgroup that are neither rinit nor its
-    /// descendants (none without that cgroup).
+    /// descendants, and that rinit may signal (none without that cgroup): one it may not (a
+    /// root `podman exec` shell beside a non-root rinit) would never hear its SIGTERM, and
+    /// waiting for it would only hold the container up.
     fn entered(&mut self, settings: &Settings, live: &[Process]) -> Vec<Process> {
         let Some(members) = self.cgroup(settings).map(Cgroup::processes) else {
             return Vec::new();
@@ -390,6 +393,8 @@ impl Rest {
         let ours = descendants(self.own, live);
         live.iter()
             .filter(|p| p.pid != self.own && members.contains(&p.pid) && !ours.contains(&p.pid))
+            // Signal 0 only checks the permission.
+            .filter(|p| signals::send(p.pid, 0).is_ok())
             .copied()
             .collect()
     }
@@ -516,7 +521,7 @@ impl Rest {
         if self.pidfds.replace(available).is_some() {
             return;
         }
-        let why: alloc::string::String = match available {
+        let why: String = match available {
             Ok(()) => {
                 say!(settings, INFO, "signalling descendants through pidfds");
                 return;
@@ -542,7 +547,7 @@ impl Rest {
 
 /// How a pidfd call's failure reads: a refusal names the likely cause, a shortage (EMFILE,
 /// ENFILE, ENOMEM) is only what it is.
-fn refusal(errno: Errno) -> alloc::string::String {
+fn refusal(errno: Errno) -> String {
     match errno.0 {
         libc::EPERM | libc::EACCES | libc::ENOSYS => {
             format!("refused ({errno}; a seccomp filter?)")
@@ -617,6 +622,7 @@ mod tests {
             group: pid,
             zombie: false,
             start: 0,
+            threads: 1,
         }
     }
 

@@ -3,7 +3,7 @@
 //! wake-up reaps, turns what happened into events for [`phases::Machine`], and carries out the
 //! actions it returns. All decisions are the machine's; all syscalls are here.
 
-use crate::cgroup::Memory;
+use crate::cgroup::{Cgroup, Memory};
 use crate::log::INFO;
 use crate::phases::{Action, Event, Machine, Phase};
 use crate::reap;
@@ -13,6 +13,7 @@ use crate::shutdown::Rest;
 use crate::signals::{self, Listener, Sender};
 use crate::sys;
 use crate::voice::{self, Note};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 pub struct Supervisor<'a> {
@@ -35,6 +36,7 @@ impl<'a> Supervisor<'a> {
         settings: &'a Settings,
         child: Option<crate::spawn::Child>,
         signals: Listener,
+        cgroup: Option<Result<Cgroup, String>>,
     ) -> Self {
         let main = child.as_ref().map(|c| c.pid);
         Supervisor {
@@ -44,11 +46,11 @@ impl<'a> Supervisor<'a> {
                 main.is_some(),
                 child.map_or(signals::Mask::NONE, |c| c.ignore_once),
             ),
-            rest: Rest::new(settings, main),
+            memory: Memory::new(cgroup.as_ref().map(Result::is_ok)),
+            rest: Rest::new(settings, main, cgroup),
             signals,
             children_left: true,
             own: sys::pid(),
-            memory: Memory::default(),
         }
     }
 

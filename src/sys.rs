@@ -190,6 +190,8 @@ pub struct Process {
     /// When it started, in clock ticks since boot: with the pid, it names one process, never
     /// a later one that reuses the pid.
     pub start: u64,
+    /// How many threads it has (a zombie counts one until it is reaped).
+    pub threads: u64,
 }
 
 /// The process with this pid, or `None` once it is gone.
@@ -213,6 +215,7 @@ pub fn process(pid: i32) -> Option<Process> {
         // thread count keeps counting it until then: one thread left is the leader itself.
         zombie: state == "Z" && threads <= 1,
         start,
+        threads,
     })
 }
 

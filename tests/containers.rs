@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -404,7 +404,8 @@ struct Imported(String);
 
 impl Imported {
     fn new() -> Self {
-        let (root, tarball) = scratch_rootfs_tarball(&["sh", "sleep", "cat", "kill", "true"]);
+        let (root, tarball) =
+            scratch_rootfs_tarball(&["sh", "sleep", "cat", "kill", "true", "unshare"]);
         for name in ["tini", "dumb-init", "catatonit"] {
             symlink("rinit", root.0.join(name)).unwrap();
         }
@@ -421,8 +422,14 @@ impl Imported {
 
     /// `podman run --rm` in the foreground with a 48 MiB memory limit (swap included).
     fn run_limited(&self, command: &[&str]) -> Output {
+        self.run_limited_with(&[], command)
+    }
+
+    /// The same, with `extra` options.
+    fn run_limited_with(&self, extra: &[&str], command: &[&str]) -> Output {
         let mut args = vec!["run", "--rm", "--memory", "48m", "--memory-swap", "48m"];
         args.extend(PODMAN_FLAGS);
+        args.extend(extra);
         args.push(&self.0);
         args.extend(command);
         output("podman", &args)
@@ -497,6 +504,13 @@ fn podman_a_plain_sigkill_is_never_blamed_on_memory() {
                   (/rinit-testkit worker /dev/null ignore &); exit 0";
     let out = image.run_limited(&["/rinit", "--grace", "1s", "--", "/bin/sh", "-c", script]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(oom_lines(&out), Vec::<String>::new(), "{out:?}");
+    // Nor is it by a rinit that is PID 1 of a PID namespace nested in the container, which
+    // cannot see the processes outside it (nor so the OOM kill counted before it started).
+    let script = "/rinit-testkit hog >/dev/null; \
+                  unshare -p -f -m --mount-proc /rinit -- /bin/sh -c 'kill -9 $$'";
+    let out = image.run_limited_with(&["--privileged"], &["/bin/sh", "-c", script]);
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
     assert_eq!(oom_lines(&out), Vec::<String>::new(), "{out:?}");
 }
 
@@ -737,4 +751,64 @@ fn podman_in_a_shared_pid_namespace_an_entered_worker_saves_at_stop_and_the_side
     assert_eq!(state.trim(), "true", "the sidecar runs on");
     let sidecar_logs = sidecar.logs();
     assert!(!sidecar_logs.contains("got SIGTERM"), "{sidecar_logs}");
+}
+
+#[test]
+fn podman_an_exec_d_rinit_never_takes_the_container_for_its_own_even_after_its_first_leaves() {
+    let image = Imported::new();
+    // As root; and as a user, in a container whose /proc hides the root-owned first process.
+    for (exec_as, extra) in [
+        (None, None),
+        (Some("1000:1000"), Some("proc-opts=hidepid=2")),
+    ] {
+        let out = Scratch::new("exec-out");
+        fs::set_permissions(&out.0, fs::Permissions::from_mode(0o777)).unwrap();
+        let volume = format!("{}:/out", out.0.display());
+        let pod = SharedPidPod::create();
+        let mut options = vec!["--volume", &volume];
+        if let Some(option) = extra {
+            options.extend(["--security-opt", option]);
+        }
+        // The container's first process: it leaves when told, while the exec sessions stay
+        // (podman keeps them running after their container's init has exited).
+        let first = "until [ -e /out/go ]; do sleep 0.1; done";
+        let app = pod.run("app", &options, &image, &["/bin/sh", "-c", first]);
+        let user: Vec<&str> = exec_as.map_or(vec![], |user| vec!["--user", user]);
+        let exec = |command: &[&str]| {
+            let mut args = vec!["exec", "--detach"];
+            args.extend(&user);
+            args.push(&app.0);
+            args.extend(command);
+            check("podman", &args);
+        };
+        // rinit entered while the first process lives, its command running until told.
+        let rinit = "exec /rinit -v --grace 1s -- /bin/sh -c \
+                     'until [ -e /out/end ]; do sleep 0.1; done' 2>/out/rinit.log";
+        exec(&["/bin/sh", "-c", rinit]);
+        exec(&["/rinit-testkit", "worker", "/out/worker", "0"]);
+        let started = eventually(Duration::from_secs(30), || {
+            fs::read_to_string(out.path("worker")).is_ok_and(|t| t.contains("started"))
+        });
+        assert!(started, "{exec_as:?}: the worker never started");
+        fs::write(out.path("go"), "").unwrap();
+        let gone = eventually(Duration::from_secs(30), || {
+            check(
+                "podman",
+                &["inspect", "--format", "{{.State.Running}}", &app.0],
+            )
+            .trim()
+                == "false"
+        });
+        assert!(gone, "{exec_as:?}: the first process never left");
+        fs::write(out.path("end"), "").unwrap();
+        let log = || fs::read_to_string(out.path("rinit.log")).unwrap_or_default();
+        let said = eventually(Duration::from_secs(30), || {
+            log().contains("the shutdown reaches rinit's descendants only: ")
+        });
+        assert!(said, "{exec_as:?}: {}", log());
+        // Had it taken the cgroup for its own, the worker would have saved at once.
+        std::thread::sleep(Duration::from_secs(1));
+        let worker = fs::read_to_string(out.path("worker")).unwrap_or_default();
+        assert_eq!(worker, "started\n", "{exec_as:?}: {}", log());
+    }
 }

@@ -110,7 +110,13 @@ impl Engine {
     }
 
     pub fn wait_for_log(&self, name: &str, text: &str) {
-        let seen = eventually(Duration::from_secs(30), || self.logs(name).contains(text));
+        self.wait_for_log_within(name, text, Duration::from_secs(30));
+    }
+
+    /// [`Engine::wait_for_log`] with a timeout of its own (a storm under qemu-user on a loaded
+    /// machine takes longer than 30 s).
+    pub fn wait_for_log_within(&self, name: &str, text: &str, timeout: Duration) {
+        let seen = eventually(timeout, || self.logs(name).contains(text));
         assert!(seen, "{name}: no '{text}' in {}", self.logs(name));
     }
 
