@@ -523,7 +523,7 @@ impl Rest {
         }
         let why: String = match available {
             Ok(()) => {
-                say!(settings, INFO, "signalling descendants through pidfds");
+                say!(settings, INFO, "signalling through pidfds");
                 return;
             }
             Err(Errno::ENOSYS) => "no pidfds (Linux < 5.3)".into(),

@@ -405,6 +405,17 @@ impl fmt::Display for Failure {
                 let what = if *file == PASSWD { "user" } else { "group" };
                 write!(f, "no {what} '{}' in {file}", lossy(name))
             }
+            // A non-root rinit refused the file (podman 4.3 adds a root-only /etc/passwd to
+            // images without one) could not switch users anyway: say what would.
+            Failure::Lookup(Problem::Unreadable { file, errno })
+                if *errno == Errno::EACCES && !rustix::process::geteuid().is_root() =>
+            {
+                write!(
+                    f,
+                    "cannot read {file}: {errno} (--user needs root with CAP_SETUID and \
+                     CAP_SETGID)"
+                )
+            }
             Failure::Lookup(Problem::Unreadable { file, errno }) => {
                 write!(f, "cannot read {file}: {errno}")
             }

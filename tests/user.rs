@@ -464,3 +464,25 @@ fn root_without_setuid_and_setgid_capabilities_is_told_what_user_needs() {
         "rinit: --user 1000: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n"
     );
 }
+
+#[test]
+fn a_non_root_rinit_refused_the_passwd_file_is_told_what_user_needs() {
+    // podman 4.3 puts a root-only /etc/passwd into an image that has none; under `podman run
+    // --user 4242` rinit cannot read it, and could not switch users anyway.
+    let scratch = Scratch::new("user-root-only");
+    let passwd = scratch.path("passwd");
+    std::fs::write(&passwd, PASSWD).unwrap();
+    std::fs::set_permissions(&passwd, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let script = format!(
+        "mount --bind {passwd} /etc/passwd && \
+         exec setpriv --pdeathsig keep --reuid=4242 --regid=4242 --clear-groups {} --user 1000 -- true",
+        rinit().display()
+    );
+    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "rinit: --user 1000: cannot read /etc/passwd: permission denied \
+         (--user needs root with CAP_SETUID and CAP_SETGID)\n"
+    );
+}
