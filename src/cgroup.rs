@@ -61,15 +61,16 @@ impl Cgroup {
         Err(why)
     }
 
-    /// Whether rinit is the cgroup's oldest process and sees every task in it.
+    /// Whether rinit is the cgroup's first process and sees every task in it. Not PID 1 this
+    /// is asked before rinit forks, so nothing else may be there yet; as PID 1 every process
+    /// of its namespace came after it, and each one it can see may be there.
     fn first_and_all_seen(&self) -> Result<(), Unseen> {
         let (pid, dir) = (sys::pid(), &self.dir);
         // Counted before the listing: a task that comes in between only adds to what rinit
         // sees; one that leaves makes the count disagree, and it is taken again.
-        let counted: Option<u64> =
+        let counted: Option<usize> =
             text(&self.file("pids.current")).and_then(|n| n.trim().parse().ok());
-        let mut start = None;
-        let mut members = Vec::new();
+        let (mut listed, mut seen) = (false, 0);
         // v2 lists a process outside this PID namespace as 0; v1 leaves it out (but counts it
         // in pids.current).
         for line in text(&self.file("cgroup.procs")).unwrap_or_default().lines() {
@@ -80,28 +81,24 @@ impl Cgroup {
                 let why = format!("{dir} holds processes outside rinit's PID namespace");
                 return Err(Unseen::Older(why));
             }
-            match sys::process(member) {
-                Some(p) if p.pid == pid => start = Some(p.start),
-                Some(p) => members.push(p),
-                None if exists(&format!("/proc/{member}")) => {
+            if member == pid {
+                listed = true;
+            } else if pid != 1 {
+                let why = format!("{dir} is shared: process {member} was in it before rinit");
+                return Err(Unseen::Older(why));
+            }
+            // Threads as /proc/PID/task lists them (qemu-user rewrites its own stat file).
+            match sys::threads(member) {
+                0 if exists(&format!("/proc/{member}")) => {
                     let why = format!("{dir} holds process {member}, which /proc hides");
                     return Err(Unseen::Older(why));
                 }
-                None => {} // exited since the listing
+                threads => seen += threads, // none: exited since the listing
             }
         }
-        let start = start.ok_or_else(|| Unseen::Older(format!("rinit is not in {dir}")))?;
-        // Start times count clock ticks: one in the same tick may have come first, and two
-        // inits that each took the cgroup for their own would stop each other.
-        if let Some(p) = members.iter().find(|p| p.start <= start) {
-            let why = format!(
-                "{dir} is shared: process {} started in it before rinit",
-                p.pid
-            );
-            return Err(Unseen::Older(why));
+        if !listed {
+            return Err(Unseen::Older(format!("rinit is not in {dir}")));
         }
-        let seen = sys::process(pid).map_or(1, |p| p.threads);
-        let seen = seen + members.iter().map(|p| p.threads).sum::<u64>();
         match counted {
             Some(counted) if counted > seen => Err(Unseen::Counted(format!(
                 "{dir} holds {counted} tasks, of which rinit sees {seen} \

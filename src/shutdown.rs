@@ -622,7 +622,6 @@ mod tests {
             group: pid,
             zombie: false,
             start: 0,
-            threads: 1,
         }
     }
 

@@ -143,6 +143,13 @@ pub fn processes() -> Vec<i32> {
     numbered_entries(c"/proc")
 }
 
+/// How many threads process `pid` has, as /proc/PID/task lists them; 0 when it cannot be
+/// read (gone, or hidden).
+pub fn threads(pid: i32) -> usize {
+    alloc::ffi::CString::new(alloc::format!("/proc/{pid}/task"))
+        .map_or(0, |path| numbered_entries(&path).len())
+}
+
 /// The descriptors rinit has open, as /proc/self/fd lists them (the listing's own included).
 pub fn open_descriptors() -> Vec<i32> {
     numbered_entries(c"/proc/self/fd")
@@ -190,8 +197,6 @@ pub struct Process {
     /// When it started, in clock ticks since boot: with the pid, it names one process, never
     /// a later one that reuses the pid.
     pub start: u64,
-    /// How many threads it has (a zombie counts one until it is reaped).
-    pub threads: u64,
 }
 
 /// The process with this pid, or `None` once it is gone.
@@ -215,7 +220,6 @@ pub fn process(pid: i32) -> Option<Process> {
         // thread count keeps counting it until then: one thread left is the leader itself.
         zombie: state == "Z" && threads <= 1,
         start,
-        threads,
     })
 }
 
