@@ -54,7 +54,7 @@ impl Cgroup {
         for _ in 0..3 {
             match cgroup.first_and_all_seen() {
                 Ok(()) => return Ok(cgroup),
-                Err(Unseen::Older(why)) => return Err(why),
+                Err(Unseen::Shared(why)) => return Err(why),
                 Err(Unseen::Counted(counted)) => why = counted,
             }
         }
@@ -79,25 +79,25 @@ impl Cgroup {
             };
             if member <= 0 {
                 let why = format!("{dir} holds processes outside rinit's PID namespace");
-                return Err(Unseen::Older(why));
+                return Err(Unseen::Shared(why));
             }
             if member == pid {
                 listed = true;
             } else if pid != 1 {
                 let why = format!("{dir} is shared: process {member} was in it before rinit");
-                return Err(Unseen::Older(why));
+                return Err(Unseen::Shared(why));
             }
             // Threads as /proc/PID/task lists them (qemu-user rewrites its own stat file).
             match sys::threads(member) {
                 0 if exists(&format!("/proc/{member}")) => {
                     let why = format!("{dir} holds process {member}, which /proc hides");
-                    return Err(Unseen::Older(why));
+                    return Err(Unseen::Shared(why));
                 }
                 threads => seen += threads, // none: exited since the listing
             }
         }
         if !listed {
-            return Err(Unseen::Older(format!("rinit is not in {dir}")));
+            return Err(Unseen::Shared(format!("rinit is not in {dir}")));
         }
         match counted {
             Some(counted) if counted > seen => Err(Unseen::Counted(format!(
@@ -191,8 +191,9 @@ fn memory_cgroup() -> Option<(Cgroup, Hierarchy)> {
 
 /// Why rinit cannot take a cgroup for its container's own.
 enum Unseen {
-    /// For good: a process came first, or cannot be seen.
-    Older(String),
+    /// For good: another process is, or may be, in it (seen, hidden, or outside rinit's PID
+    /// namespace).
+    Shared(String),
     /// The cgroup counts more tasks than rinit saw (worth counting again).
     Counted(String),
 }
