@@ -230,11 +230,9 @@ fn an_unreadable_passwd_file_is_named_with_the_reason() {
          exec setpriv --bounding-set=-dac_override,-dac_read_search {} --user app -- true",
         rinit().display()
     );
-    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
-    assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(
-        out.stderr,
-        "rinit: --user app: cannot read /etc/passwd: permission denied\n"
+    assert_refused(
+        &script,
+        "rinit: --user app: cannot read /etc/passwd: permission denied\n",
     );
 }
 
@@ -244,12 +242,7 @@ fn a_rinit_that_is_not_root_cannot_switch_and_says_why() {
         "exec setpriv --pdeathsig keep --reuid=65534 --regid=65534 --clear-groups {} --user 1000 -- true",
         rinit().display()
     );
-    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
-    assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(
-        out.stderr,
-        "rinit: --user 1000: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n"
-    );
+    assert_refused(&script, "rinit: --user 1000: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n");
 }
 
 #[test]
@@ -442,12 +435,7 @@ fn a_rinit_that_is_the_user_but_with_other_groups_cannot_shed_them_and_says_so()
         "exec setpriv --pdeathsig keep --reuid=4242 --regid=4242 --groups=27,100 {} --user 4242:4242 -- true",
         rinit().display()
     );
-    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
-    assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(
-        out.stderr,
-        "rinit: --user 4242:4242: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n"
-    );
+    assert_refused(&script, "rinit: --user 4242:4242: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n");
 }
 
 #[test]
@@ -457,12 +445,7 @@ fn root_without_setuid_and_setgid_capabilities_is_told_what_user_needs() {
         "exec setpriv --inh-caps=-all --bounding-set=-all {} --user 1000 -- true",
         rinit().display()
     );
-    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
-    assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(
-        out.stderr,
-        "rinit: --user 1000: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n"
-    );
+    assert_refused(&script, "rinit: --user 1000: setgroups: operation not permitted (it needs root with CAP_SETUID and CAP_SETGID)\n");
 }
 
 #[test]
@@ -478,11 +461,17 @@ fn a_non_root_rinit_refused_the_passwd_file_is_told_what_user_needs() {
          exec setpriv --pdeathsig keep --reuid=4242 --regid=4242 --clear-groups {} --user 1000 -- true",
         rinit().display()
     );
-    let out = Namespace::start("sh", &["-c", &script]).finish(Duration::from_secs(20));
-    assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(
-        out.stderr,
+    assert_refused(
+        &script,
         "rinit: --user 1000: cannot read /etc/passwd: permission denied \
-         (--user needs root with CAP_SETUID and CAP_SETGID)\n"
+         (--user needs root with CAP_SETUID and CAP_SETGID)\n",
     );
+}
+
+/// Runs `sh -c SCRIPT` as PID 1 of a new PID namespace, where SCRIPT starts rinit with a
+/// `--user` it must refuse: exit 1, and `stderr` as its only output on stderr.
+fn assert_refused(script: &str, stderr: &str) {
+    let out = Namespace::start("sh", &["-c", script]).finish(Duration::from_secs(20));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stderr, stderr);
 }
