@@ -95,7 +95,7 @@ impl Runc {
     }
 
     fn wait_for_output(&self, text: &str) {
-        let seen = eventually(Duration::from_secs(20), || self.stdout().contains(text));
+        let seen = eventually(Duration::from_secs(20), || has_line(&self.stdout(), text));
         assert!(
             seen,
             "no '{text}' in: {} / {}",
@@ -316,7 +316,7 @@ impl Podman {
     }
 
     fn wait_for_log(&self, text: &str) {
-        let seen = eventually(Duration::from_secs(30), || self.logs().contains(text));
+        let seen = eventually(Duration::from_secs(30), || has_line(&self.logs(), text));
         assert!(seen, "no '{text}' in the logs: {}", self.logs());
     }
 
@@ -379,7 +379,7 @@ fn podman_init_path_runs_rinit_with_its_own_defaults_and_the_worker_saves() {
     );
     container.wait_for_log("pid1=");
     container.wait_for_log("bg: up");
-    container.wait_for_log("\nup");
+    container.wait_for_log("up");
     // One line of the test, not the test: said, but not counted as a skip.
     match under_qemu() {
         true => eprintln!(

@@ -133,7 +133,7 @@ impl Pod {
 
     fn wait_for_log(&self, container: &str, text: &str) {
         let seen = eventually(Duration::from_secs(30), || {
-            self.logs(container).contains(text)
+            has_line(&self.logs(container), text)
         });
         assert!(seen, "no '{text}' in {container}: {}", self.logs(container));
     }

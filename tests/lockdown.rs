@@ -210,7 +210,7 @@ impl Rootless {
     }
 
     fn wait_for_log(&self, name: &str, text: &str) {
-        let seen = eventually(Duration::from_secs(30), || self.logs(name).contains(text));
+        let seen = eventually(Duration::from_secs(30), || has_line(&self.logs(name), text));
         assert!(seen, "no '{text}' in {name}: {}", self.logs(name));
     }
 }

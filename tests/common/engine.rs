@@ -109,6 +109,7 @@ impl Engine {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
 
+    /// Waits up to 30 s for a line of the container's log that begins with `text`.
     pub fn wait_for_log(&self, name: &str, text: &str) {
         self.wait_for_log_within(name, text, Duration::from_secs(30));
     }
@@ -116,7 +117,7 @@ impl Engine {
     /// [`Engine::wait_for_log`] with a timeout of its own (a storm under qemu-user on a loaded
     /// machine takes longer than 30 s).
     pub fn wait_for_log_within(&self, name: &str, text: &str, timeout: Duration) {
-        let seen = eventually(timeout, || self.logs(name).contains(text));
+        let seen = eventually(timeout, || has_line(&self.logs(name), text));
         assert!(seen, "{name}: no '{text}' in {}", self.logs(name));
     }
 

@@ -407,6 +407,12 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
+/// True when a line of `logs` begins with `prefix`. A log handshake matches the start of a
+/// line, never any substring: waiting for `up` must not be satisfied by `group: started`.
+pub fn has_line(logs: &str, prefix: &str) -> bool {
+    logs.lines().any(|line| line.starts_with(prefix))
+}
+
 /// Waits until process `pid` reads its signals from a signalfd (rinit opens it right after it
 /// blocks every signal): from then on a signal sent to it is queued for it, never dropped by the
 /// kernel (as for a PID 1 without a handler) nor fatal. qemu-user's signalfd is the host's, so
