@@ -13,6 +13,7 @@
 mod common;
 
 use common::*;
+use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -43,18 +44,48 @@ fn checkout(dir: &Scratch) -> std::path::PathBuf {
     checkout
 }
 
-/// `scripts/release`'s own arguments, run in `checkout`: its exit code and stderr.
-fn release_fails(checkout: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let out = Command::new("scripts/release")
+/// `program args` in `dir`, with `env` added: its exit code, stdout and stderr.
+fn outcome(
+    program: impl AsRef<OsStr>,
+    args: &[&str],
+    env: &[(&str, &str)],
+    dir: &Path,
+) -> (Option<i32>, String, String) {
+    let out = Command::new(program.as_ref())
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(checkout)
+        .current_dir(dir)
         .output()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{:?}: {e}", program.as_ref()));
     (
         out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `scripts/release`'s own arguments, run in `checkout`: its exit code and stderr.
+fn release_fails(checkout: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let (code, _, stderr) = outcome("scripts/release", args, env, checkout);
+    (code, stderr)
+}
+
+/// `script` run by the Python `interpreter` with `args`, which must succeed: its stdout.
+fn python(interpreter: impl AsRef<OsStr>, script: &str, args: &[&str], what: &str) -> String {
+    let mut all = vec!["-c", script];
+    all.extend(args);
+    let (code, stdout, stderr) = outcome(interpreter, &all, &[], Path::new("."));
+    assert_eq!(code, Some(0), "{what}: {stdout}{stderr}");
+    stdout
+}
+
+/// A copy of the release `dist`, in the new folder `to`.
+fn copy_release(dist: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(dist).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
 }
 
 /// The toolchain running this test: its folder (rustc's sysroot).
@@ -245,15 +276,8 @@ fn release_and_verify_release_refuse_bad_input_with_one_line_before_building() {
     assert!(!checkout.join("out").exists(), "nothing was built");
 
     let verify = |args: &[&str]| {
-        let out = Command::new("scripts/verify-release")
-            .args(args)
-            .current_dir(&checkout)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let (code, _, stderr) = outcome("scripts/verify-release", args, &[], &checkout);
+        (code, stderr)
     };
     let refused = |why: &str| (Some(2), format!("verify-release: {why}\n"));
     assert_eq!(
@@ -490,18 +514,6 @@ fn a_release_is_reproducible_verified_static_per_architecture_and_its_images_run
     }
 }
 
-/// `program args` in `dir`: whether it succeeded, and what it printed.
-fn succeeds(program: &str, args: &[&str], dir: &Path) -> (bool, String) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
 /// The README's check: `minisign -Vm SHA256SUMS -p KEY`, then `sha256sum --check`; the
 /// provenance's own signature too. Then one byte flipped, in turn, in SHA256SUMS, in the
 /// provenance and in a binary: the first two fail minisign, the third sha256sum.
@@ -509,23 +521,26 @@ fn signatures_verify_and_a_flipped_byte_fails(dist: &Path, public: &Path) {
     let key = public.display().to_string();
     let provenance = format!("rinit-{}.intoto.jsonl", env!("CARGO_PKG_VERSION"));
     for file in ["SHA256SUMS", &provenance] {
-        let (ok, said) = succeeds("minisign", &["-Vm", file, "-p", &key], dist);
-        assert!(ok, "{file}: {said}");
+        let (code, stdout, stderr) = outcome("minisign", &["-Vm", file, "-p", &key], &[], dist);
+        assert_eq!(code, Some(0), "{file}: {stdout}{stderr}");
     }
     run("sha256sum", &["--check", "--quiet", "SHA256SUMS"], dist);
     let binary = format!("rinit-{}-aarch64", env!("CARGO_PKG_VERSION"));
     for file in ["SHA256SUMS", provenance.as_str(), binary.as_str()] {
         let copy = Scratch::new("flipped");
-        for entry in fs::read_dir(dist).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(entry.path(), copy.0.join(entry.file_name())).unwrap();
-        }
+        copy_release(dist, &copy.0);
         let mut bytes = fs::read(copy.0.join(file)).unwrap();
         let at = bytes.len() / 2;
         bytes[at] ^= 0x01;
         fs::write(copy.0.join(file), bytes).unwrap();
-        let signed = succeeds("minisign", &["-Vm", file, "-p", &key], &copy.0).0;
-        let summed = succeeds("sha256sum", &["--check", "--quiet", "SHA256SUMS"], &copy.0).0;
+        let signed = outcome("minisign", &["-Vm", file, "-p", &key], &[], &copy.0).0 == Some(0);
+        let summed = outcome(
+            "sha256sum",
+            &["--check", "--quiet", "SHA256SUMS"],
+            &[],
+            &copy.0,
+        )
+        .0 == Some(0);
         match file {
             "SHA256SUMS" => assert!(!signed, "a changed SHA256SUMS verified"),
             f if f == provenance => assert!(!signed, "a changed provenance verified"),
@@ -544,46 +559,25 @@ fn provenance_names_every_file_and_validates(dist: &Path, checkout: &Path) {
     let provenance = dist.join(format!("rinit-{}.intoto.jsonl", env!("CARGO_PKG_VERSION")));
     let text = fs::read_to_string(&provenance).unwrap();
     assert_eq!(text.lines().count(), 1, "one statement, one line");
-    let commit = Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(checkout)
-        .output()
-        .unwrap();
-    let commit = String::from_utf8_lossy(&commit.stdout).trim().to_string();
-    let lock = Command::new("sha256sum")
-        .arg(checkout.join("Cargo.lock"))
-        .output()
-        .unwrap();
-    let lock = String::from_utf8_lossy(&lock.stdout)[..64].to_string();
-    let args = [
-        provenance.display().to_string(),
-        dist.join("SHA256SUMS").display().to_string(),
-        commit,
-        lock,
-    ];
-    validate(PROVENANCE, &args, "the provenance");
+    let commit = run("git", &["rev-parse", "HEAD"], checkout).stdout;
+    let commit = String::from_utf8_lossy(&commit).trim().to_string();
+    let lock = run("sha256sum", &["Cargo.lock"], checkout).stdout;
+    let lock = String::from_utf8_lossy(&lock)[..64].to_string();
+    let sums = dist.join("SHA256SUMS").display().to_string();
+    let args = [&provenance.display().to_string(), &sums, &commit, &lock];
+    validate(PROVENANCE, &args.map(String::as_str), "the provenance");
 }
 
 /// Runs `script` with the pinned validators' Python (scripts/supply-tools), which must succeed.
-fn validate(script: &str, args: &[String], what: &str) {
-    let tools = Command::new("scripts/supply-tools")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("scripts/supply-tools");
-    let python =
-        Path::new(String::from_utf8_lossy(&tools.stdout).trim()).join("validators-python3");
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("the validators' Python");
-    assert!(
-        out.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+fn validate(script: &str, args: &[&str], what: &str) {
+    let tools = outcome(
+        "scripts/supply-tools",
+        &[],
+        &[],
+        Path::new(env!("CARGO_MANIFEST_DIR")),
     );
+    let interpreter = Path::new(tools.1.trim()).join("validators-python3");
+    python(interpreter, script, args, what);
 }
 
 /// argv: the statement, SHA256SUMS, the commit, Cargo.lock's sha256.
@@ -621,28 +615,21 @@ assert internal["SOURCE_DATE_EPOCH"] and "--remap-path-prefix" in internal["RUST
 
 /// scripts/verify-release DIR OTHER, without a build: a copy of `dist` with one byte of a
 /// binary flipped and one file gone is reported file by file, with the offset, and exits 1;
-/// the copy restored, it exits 0.
+/// the copy unchanged, it exits 0.
 fn verify_release_reports_each_difference(dist: &Path, scratch: &Scratch) {
     let version = env!("CARGO_PKG_VERSION");
     let copy = scratch.0.join("copy");
-    fs::create_dir(&copy).unwrap();
-    for entry in fs::read_dir(dist).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
-    }
+    copy_release(dist, &copy);
     let verify = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/verify-release");
+    let (one, other) = (dist.display().to_string(), copy.display().to_string());
     let compare = || {
-        let out = Command::new(&verify).arg(dist).arg(&copy).output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let (code, stdout, _) = outcome(&verify, &[&one, &other], &[], dist);
+        (code, stdout)
     };
     let (code, report) = compare();
     assert_eq!(code, Some(0), "{report}");
     let binary = copy.join(format!("rinit-{version}-s390x"));
-    let original = fs::read(&binary).unwrap();
-    let mut bytes = original.clone();
+    let mut bytes = fs::read(&binary).unwrap();
     bytes[4242] ^= 0x80;
     fs::write(&binary, bytes).unwrap();
     fs::remove_file(copy.join(format!("rinit-{version}-riscv64.cdx.json"))).unwrap();
@@ -671,26 +658,13 @@ fn verify_release_reports_each_difference(dist: &Path, scratch: &Scratch) {
 /// (its .dep-v0 section), its SBOM (`sbom`, validated against the CycloneDX 1.5 schema, with the
 /// binary's SHA-256), and `cargo tree -e normal` for its target (named in the SBOM).
 fn supply_chain_of(dist: &Path, binary: &Path, sbom: &str) {
-    let python = |script: &str, args: &[&str]| -> String {
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .args(args)
-            .output()
-            .expect("python3");
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let lines = |text: &str| -> std::collections::BTreeSet<String> {
         text.lines().map(str::to_string).collect()
     };
     let sbom_path = dist.join(sbom).display().to_string();
-    let embedded = python(AUDIT_DATA, &[&binary.display().to_string()]);
-    let listed = python(SBOM_CRATES, &[&sbom_path, &binary.display().to_string()]);
+    let binary_path = binary.display().to_string();
+    let embedded = python("python3", AUDIT_DATA, &[&binary_path], sbom);
+    let listed = python("python3", SBOM_CRATES, &[&sbom_path, &binary_path], sbom);
     let mut listed = listed.lines();
     let target = listed.next().expect("the SBOM's target").to_string();
     let listed: std::collections::BTreeSet<String> = listed.map(str::to_string).collect();
@@ -721,7 +695,7 @@ fn supply_chain_of(dist: &Path, binary: &Path, sbom: &str) {
         "{sbom}: against cargo tree -e normal --target {target}"
     );
     // The schema the validator ships: nothing is downloaded.
-    validate(VALIDATE, &[sbom_path], sbom);
+    validate(VALIDATE, &[&sbom_path], sbom);
 }
 
 /// Prints `name version` for each crate of the .dep-v0 section (zlib-compressed JSON) of the
