@@ -5,7 +5,8 @@ Rounds are interleaved (the order of the inits rotates each round) so that noise
 machine falls on all of them alike. Run through bench/run, which installs and builds first.
 Options: --quick (fewer repetitions, for a smoke test). BENCH_OUT=DIR writes results.md,
 chart.svg and sizes.md there instead of bench/ (scripts/test's smoke run does, to leave the
-recorded results alone).
+recorded results alone). BENCH_BEFORE=PATH adds another rinit binary (an earlier build) as a
+sixth init, "rinit before", measured in the same rounds: a change's cost, side by side.
 """
 import json
 import os
@@ -28,6 +29,9 @@ INITS = {
     # The closest Rust peer, from crates.io (bench/run installs it under target/).
     "tino": os.path.join(ROOT, "target", "bench-tools", "bin", "tino"),
 }
+if os.environ.get("BENCH_BEFORE"):
+    INITS = {"rinit": INITS["rinit"], "rinit before": os.environ["BENCH_BEFORE"],
+             **{name: path for name, path in INITS.items() if name != "rinit"}}
 QUICK = "--quick" in sys.argv
 OUT = os.environ.get("BENCH_OUT") or os.path.join(ROOT, "bench")
 NS = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
@@ -349,8 +353,8 @@ def main():
 
 def chart(rows, names):
     """One panel per figure: a bar per init, scaled to the largest in that figure."""
-    colors = {"rinit": "#2b8a3e", "tini-static": "#1c7ed6", "dumb-init": "#e67700",
-              "catatonit": "#862e9c", "tino": "#c92a2a"}
+    colors = {"rinit": "#2b8a3e", "rinit before": "#8ce99a", "tini-static": "#1c7ed6",
+              "dumb-init": "#e67700", "catatonit": "#862e9c", "tino": "#c92a2a"}
     panel_h, bar_h, left, width = 22 + 16 * len(names), 13, 250, 330
     height = 40 + panel_h * len(rows)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 90}" height="{height}" '
@@ -377,17 +381,23 @@ def escape(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "")
 
 
+SIZES_START = "<!-- the table below is written by bench/run (bench.py --sizes) -->"
+SIZES_END = "<!-- end of the written table -->"
+
+
 def architecture_sizes():
     """The static rinit of every architecture in scripts/targets that bench/run built: its size,
-    written to bench/sizes.md."""
-    rows = ["| architecture | Rust target | OCI platform | static binary (KB) |", "|---|---|---|---|"]
+    written into bench/sizes.md between its two markers (the rest of the file, the budget and
+    its reasons, is written by hand and kept)."""
+    rows = ["| architecture | Rust target | OCI platform | static binary (bytes) |",
+            "|---|---|---|---|"]
     with open(os.path.join(ROOT, "scripts", "targets")) as f:
         for line in f:
             if line.startswith("#") or not line.strip():
                 continue
             target, arch, _, _, platform, _ = line.split()
             path = os.path.join(ROOT, "target", target, "release", "rinit")
-            size = f"{os.path.getsize(path) / 1000:.0f}" if os.path.exists(path) else "not built"
+            size = f"{os.path.getsize(path):,}" if os.path.exists(path) else "not built"
             rows.append(f"| {arch} | `{target}` | {platform} | {size} |")
     table = "\n".join(rows)
     plain = os.path.join(ROOT, "target", "x86_64-unknown-linux-musl", "release", "rinit")
@@ -396,12 +406,14 @@ def architecture_sizes():
     if os.path.exists(plain) and os.path.exists(audited):
         extra = os.path.getsize(audited) - os.path.getsize(plain)
         cost = (f"\n\nBuilt with cargo-auditable, as the release builds it, the x86_64 binary is "
-                f"{os.path.getsize(audited)} bytes: the embedded crate list (.dep-v0) costs "
+                f"{os.path.getsize(audited):,} bytes: the embedded crate list (.dep-v0) costs "
                 f"{extra} bytes.")
     print(table + cost)
+    with open(os.path.join(ROOT, "bench", "sizes.md")) as f:
+        text = f.read()
+    start, end = text.index(SIZES_START) + len(SIZES_START), text.index(SIZES_END)
     with open(os.path.join(OUT, "sizes.md"), "w") as f:
-        f.write("rinit's static binary per architecture, release profile (opt-level z, LTO, "
-                "stripped), as bench/run builds it.\n\n" + table + cost + "\n")
+        f.write(text[:start] + "\n" + table + cost + "\n" + text[end:])
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ fn mounted(cgroups: &str, mounts: &str, hierarchy: Hierarchy) -> Option<Result<S
     let mut elsewhere = false;
     // /proc/self/mountinfo: `ID PARENT DEV ROOT MOUNTPOINT OPTIONS... - TYPE SOURCE OPTIONS`.
     for line in mounts.lines() {
-        let Some((mount, filesystem)) = line.split_once(" - ") else {
+        let Some((mount, filesystem)) = sys::split_once(line, " - ") else {
             continue;
         };
         let mut filesystem = filesystem.split(' ');

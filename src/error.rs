@@ -3,6 +3,7 @@
 
 use crate::settings::Personality;
 use crate::sys::Errno;
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
@@ -60,6 +61,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// A setup syscall's failure: `what` names it (e.g. "fork"). Errors travel boxed: a pointer
+    /// in every Result is cheaper to move than the enum (a kilobyte or so of copies in the
+    /// binary).
+    pub fn setup(what: &'static str, errno: Errno) -> Box<Error> {
+        Box::new(Error::Setup { what, errno })
+    }
+
     /// The name rinit was called under, where the error knows it (usage errors).
     pub fn personality(&self) -> Personality {
         match self {

@@ -9,7 +9,7 @@
 //! [`supervise`] runs the signal loop, whose decisions [`phases`] makes; [`shutdown`] reaches
 //! and waits for what is left at the end, with [`cgroup`] finding the container's own cgroup
 //! (its other processes, and its OOM kills); [`sys`] wraps the few
-//! OS services std would otherwise provide.
+//! OS services std would otherwise provide, and [`heap`] its memory.
 //!
 //! The library is `no_std` (with `alloc`): std's panic and backtrace machinery would be most of
 //! a static binary's size. Unit tests build with std.
@@ -20,6 +20,7 @@ extern crate alloc;
 pub mod cgroup;
 pub mod cli;
 pub mod error;
+pub mod heap;
 pub mod log;
 pub mod phases;
 pub mod reap;
@@ -32,6 +33,7 @@ pub mod sys;
 pub mod user;
 pub mod voice;
 
+use alloc::boxed::Box;
 use error::Error;
 use settings::Settings;
 
@@ -39,10 +41,10 @@ use settings::Settings;
 /// stderr here, as one line each.
 /// `inherited`: what [`signals::take_over`] found, which the command gets back.
 pub fn run(settings: &Settings, inherited: &signals::Inherited) -> u8 {
-    supervise(settings, inherited).unwrap_or_else(|error| log::fail(settings.personality, &error))
+    supervise(settings, inherited).unwrap_or_else(|error| voice::fail(settings.personality, &error))
 }
 
-fn supervise(settings: &Settings, inherited: &signals::Inherited) -> Result<u8, Error> {
+fn supervise(settings: &Settings, inherited: &signals::Inherited) -> Result<u8, Box<Error>> {
     let listener = signals::Listener::open(signals::Mask::all())?;
     if let Some(signal) = settings.parent_death_signal {
         signals::on_parent_death(signal)?;

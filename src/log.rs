@@ -4,8 +4,6 @@
 //! more: each further write would fail again and raise another SIGPIPE or SIGXFSZ on rinit.
 //! Logging must never stop an init.
 
-use crate::error::Error;
-use crate::settings::Personality;
 use crate::sys;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -24,12 +22,6 @@ pub const DEBUG: u8 = 3;
 /// Shown with `-vvv`: tini's trace level.
 pub const TRACE: u8 = 4;
 
-/// One line at `level` on stderr, with the personality's prefix (`rinit: `, `[WARN  tini (7)] `),
-/// in a single write so lines from processes do not interleave.
-pub fn line(personality: Personality, level: u8, message: fmt::Arguments) {
-    write_line(crate::voice::prefix(personality, level), message);
-}
-
 /// One line with no prefix (glibc getopt's own messages under a peer's name).
 pub fn line_raw(message: fmt::Arguments) {
     write_line(alloc::string::String::new(), message);
@@ -40,7 +32,9 @@ pub fn verbatim(text: &str) {
     write(alloc::format!("{text}\n"));
 }
 
-fn write_line(mut text: alloc::string::String, message: fmt::Arguments) {
+/// One line on stderr after `prefix` (`rinit: `, `[WARN  tini (7)] `: [`crate::voice`] words
+/// it), in a single write so lines from processes do not interleave.
+pub fn write_line(mut text: alloc::string::String, message: fmt::Arguments) {
     let _ = fmt::write(&mut Escaped(&mut text), message);
     text.push('\n');
     write(text);
@@ -75,69 +69,56 @@ impl fmt::Write for Escaped<'_> {
     }
 }
 
-/// Reports `error` on stderr as `personality` words it; returns its exit code.
-pub fn fail(personality: Personality, error: &Error) -> u8 {
-    crate::voice::fail(personality, error);
-    error.exit_code()
-}
-
 /// Help, version or license text on stdout; returns 0.
 pub fn print(text: &str) -> u8 {
     let _ = sys::write_all(1, text.as_bytes());
     0
 }
 
-/// `say!(settings, level, "format", args)`: logs when `settings.verbosity >= level`.
-#[macro_export]
-macro_rules! say {
-    ($settings:expr, $level:expr, $($arg:tt)*) => {
-        if $settings.verbosity >= $level {
-            $crate::log::line($settings.personality, $level, format_args!($($arg)*));
-        }
-    };
-}
+/// A list of pids as `[1, 2, 3]` (what `{:?}` wrote; Debug's machinery is not linked for it).
+pub struct Pids<'a>(pub &'a [i32]);
 
-/// A line formatted on the stack, for when the heap cannot be trusted (the panic handler).
-/// Text beyond its 512 bytes is cut, and the cut line ends with `...` and a newline.
-pub struct StackLine {
-    bytes: [u8; 512],
-    length: usize,
-    cut: bool,
-}
-
-impl StackLine {
-    pub fn new() -> Self {
-        StackLine {
-            bytes: [0; 512],
-            length: 0,
-            cut: false,
+impl fmt::Display for Pids<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, pid) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{pid}")?;
         }
-    }
-
-    pub fn write_to(&mut self, fd: i32) {
-        if self.cut {
-            let end = self.bytes.len() - 4;
-            self.bytes[end..].copy_from_slice(b"...\n");
-            self.length = self.bytes.len();
-        }
-        let _ = sys::write_all(fd, &self.bytes[..self.length]);
+        f.write_str("]")
     }
 }
 
-impl Default for StackLine {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// A duration as `1.5s`, `250ms`, `20µs` or `7ns`: the largest unit under which it is at least
+/// 1, with no trailing zeros (what `{:?}` wrote, without its u128 arithmetic).
+pub struct Span(pub core::time::Duration);
 
-impl fmt::Write for StackLine {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let room = self.bytes.len() - self.length;
-        let take = text.len().min(room);
-        self.bytes[self.length..self.length + take].copy_from_slice(&text.as_bytes()[..take]);
-        self.length += take;
-        self.cut |= take < text.len();
-        Ok(())
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (seconds, nanos) = (self.0.as_secs(), self.0.subsec_nanos());
+        let (whole, mut rest, mut digit, unit) = match nanos {
+            _ if seconds > 0 => (seconds, nanos, 100_000_000, "s"),
+            1_000_000.. => (
+                u64::from(nanos / 1_000_000),
+                nanos % 1_000_000,
+                100_000,
+                "ms",
+            ),
+            1_000.. => (u64::from(nanos / 1_000), nanos % 1_000, 100, "µs"),
+            _ => (u64::from(nanos), 0, 1, "ns"),
+        };
+        write!(f, "{whole}")?;
+        if rest > 0 {
+            f.write_str(".")?;
+        }
+        while rest > 0 {
+            write!(f, "{}", rest / digit)?;
+            rest %= digit;
+            digit /= 10;
+        }
+        f.write_str(unit)
     }
 }
 
@@ -153,5 +134,23 @@ mod tests {
             format_args!("exec {}: x", "a\nb\x1b[31m\u{9b}c\té"),
         );
         assert_eq!(text, "exec a\\nb\\x1b[31m\\x9bc\\té: x");
+    }
+
+    #[test]
+    fn pids_and_spans_read_as_debug_wrote_them() {
+        use core::time::Duration;
+        for pids in [&[][..], &[7], &[1, 22, 333]] {
+            assert_eq!(Pids(pids).to_string(), format!("{pids:?}"));
+        }
+        let nanos = [
+            0, 1, 7, 999, 1_000, 1_500, 20_000, 999_999, 1_000_000, 1_250_000,
+        ];
+        let more = [250_000_000, 999_999_999, 100_000_000, 10];
+        for seconds in [0, 1, 2, 10, 3600, u64::MAX] {
+            for nanos in nanos.iter().chain(&more) {
+                let span = Duration::new(seconds, *nanos);
+                assert_eq!(Span(span).to_string(), format!("{span:?}"));
+            }
+        }
     }
 }

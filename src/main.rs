@@ -21,7 +21,7 @@ extern "C" fn main(
     // it (nor, as PID 1, be dropped for want of a handler).
     let inherited = match rinit::signals::take_over() {
         Ok(inherited) => inherited,
-        Err(error) => return rinit::log::fail(error.personality(), &error).into(),
+        Err(error) => return rinit::voice::fail(error.personality(), &error).into(),
     };
     let args = (0..argc.max(0) as usize).map(|i| {
         // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
@@ -30,7 +30,7 @@ extern "C" fn main(
     let code = match cli::parse(args, rinit::sys::getenv) {
         Ok(Invocation::Run(settings)) => rinit::run(&settings, &inherited),
         Ok(Invocation::Print(text)) => rinit::log::print(&text),
-        Err(error) => rinit::log::fail(error.personality(), &error),
+        Err(error) => rinit::voice::fail(error.personality(), &error),
     };
     code.into()
 }
@@ -41,71 +41,18 @@ fn main() {}
 /// What std would provide: an allocator, a panic handler, and the C library.
 #[cfg(not(test))]
 mod runtime {
-    /// Heap memory from the C library's malloc.
-    struct Malloc;
-
-    /// What malloc's alignment is guaranteed to be: 16 on 64-bit targets, 8 on 32-bit ones
-    /// (the same rule std follows).
-    const MALLOC_ALIGN: usize = if cfg!(target_pointer_width = "64") {
-        16
-    } else {
-        8
-    };
-
-    // SAFETY: malloc and posix_memalign return memory aligned as asked (the latter for alignments
-    // above what malloc guarantees), free and realloc take pointers they returned.
-    unsafe impl core::alloc::GlobalAlloc for Malloc {
-        unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
-            if layout.align() <= MALLOC_ALIGN {
-                return libc::malloc(layout.size()).cast();
-            }
-            let mut memory = core::ptr::null_mut();
-            match libc::posix_memalign(&mut memory, layout.align(), layout.size()) {
-                0 => memory.cast(),
-                _ => core::ptr::null_mut(),
-            }
-        }
-
-        unsafe fn dealloc(&self, memory: *mut u8, _: core::alloc::Layout) {
-            libc::free(memory.cast());
-        }
-
-        unsafe fn realloc(
-            &self,
-            memory: *mut u8,
-            layout: core::alloc::Layout,
-            size: usize,
-        ) -> *mut u8 {
-            if layout.align() <= MALLOC_ALIGN {
-                return libc::realloc(memory.cast(), size).cast();
-            }
-            let new = self.alloc(core::alloc::Layout::from_size_align_unchecked(
-                size,
-                layout.align(),
-            ));
-            if !new.is_null() {
-                core::ptr::copy_nonoverlapping(memory, new, layout.size().min(size));
-                self.dealloc(memory, layout);
-            }
-            new
-        }
-    }
-
+    /// rinit's own heap, not the C library's malloc (see src/heap.rs).
     #[global_allocator]
-    static ALLOCATOR: Malloc = Malloc;
+    static HEAP: rinit::heap::Heap = rinit::heap::Heap::new();
 
-    /// No input should reach this; if a bug does, say so in one line and end. The message is
-    /// formatted into the stack (the heap may be what failed); as PID 1 rinit exits with 1,
-    /// since abort's SIGABRT cannot end PID 1 (musl then crashes it); otherwise it aborts, for
-    /// a core dump.
+    /// No input should reach this; if a bug does, say so in one line and end. The line is fixed
+    /// text: formatting the panic's message would link most of core::fmt's machinery (about an
+    /// eighth of the binary) for a line no user should ever see, and needs no heap (the heap may
+    /// be what failed). As PID 1 rinit exits with 1, since abort's SIGABRT cannot end PID 1
+    /// (musl then crashes it); otherwise it aborts, for a core dump.
     #[panic_handler]
-    fn panic(info: &core::panic::PanicInfo) -> ! {
-        let mut line = rinit::log::StackLine::new();
-        let _ = core::fmt::write(
-            &mut line,
-            format_args!("rinit: internal error: {}\n", info.message()),
-        );
-        line.write_to(2);
+    fn panic(_: &core::panic::PanicInfo) -> ! {
+        let _ = rinit::sys::write_all(2, b"rinit: internal error\n");
         // SAFETY: _exit and abort end the process at once; nothing is left to clean up.
         unsafe {
             if libc::getpid() == 1 {

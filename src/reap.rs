@@ -8,11 +8,12 @@ use crate::say;
 use crate::settings::{Settings, Subreaper};
 use crate::sys::{self, Errno};
 use crate::voice::{self, Note};
+use alloc::boxed::Box;
 use rustix::process::{self, Pid, WaitOptions, WaitStatus};
 
 /// Registers rinit as child subreaper when it is not PID 1, as its settings ask: orphans of
 /// its descendants are then re-parented to rinit instead of the host's init.
-pub fn become_subreaper(settings: &Settings) -> Result<(), Error> {
+pub fn become_subreaper(settings: &Settings) -> Result<(), Box<Error>> {
     if sys::pid() == 1 {
         return Ok(());
     }
@@ -29,10 +30,9 @@ pub fn become_subreaper(settings: &Settings) -> Result<(), Error> {
                 voice::say(settings, Note::Subreaper);
                 Ok(())
             }
-            Err(errno) if mode == Subreaper::Required => Err(Error::Setup {
-                what: "prctl(PR_SET_CHILD_SUBREAPER)",
-                errno,
-            }),
+            Err(errno) if mode == Subreaper::Required => {
+                Err(Error::setup("prctl(PR_SET_CHILD_SUBREAPER)", errno))
+            }
             Err(errno) => {
                 say!(
                     settings,
@@ -71,7 +71,7 @@ pub fn reap(
                 }
                 voice::say(settings, Note::Reaped { pid, status, main });
                 let memory = memory.as_deref_mut();
-                if let (Some(libc::SIGKILL), Some(memory)) = (death_signal(status), memory) {
+                if let (Some(libc::SIGKILL), Some(memory)) = (sys::death_signal(status), memory) {
                     if let Some(limit) = memory.killed_by_oom() {
                         let command = settings.command.first().filter(|_| main);
                         let command = command.map(alloc::vec::Vec::as_slice);
@@ -92,19 +92,8 @@ pub fn reap(
 
 /// The shell's convention: the exit code, or 128+N for a death by signal N.
 pub fn exit_code(status: WaitStatus) -> u8 {
-    match death_signal(status) {
+    match sys::death_signal(status) {
         Some(signal) => (128 + signal).clamp(0, 255) as u8,
         None => status.exit_status().unwrap_or(0) as u8,
-    }
-}
-
-/// The signal that killed the process, if one did. MIPS has 127 signals, and a death by the
-/// 127th reads as status 0x7f, which WIFSIGNALED (libc's, and so rustix's) takes for a stopped
-/// process; rinit never asks for stopped ones (no WUNTRACED), so there it is signal 127.
-pub fn death_signal(status: WaitStatus) -> Option<i32> {
-    let mips = cfg!(any(target_arch = "mips", target_arch = "mips64"));
-    match mips && status.as_raw() & 0xff == 0x7f {
-        true => Some(0x7f),
-        false => status.terminating_signal(),
     }
 }

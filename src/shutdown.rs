@@ -12,7 +12,7 @@
 //! name by itself: the command and its process group.
 
 use crate::cgroup::Cgroup;
-use crate::log::{INFO, WARN};
+use crate::log::{Pids, INFO, WARN};
 use crate::say;
 use crate::settings::{Session, Settings};
 use crate::signals;
@@ -25,7 +25,8 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// How often rinit checks again for processes left that it can neither wait for through a
 /// pidfd nor be told of by SIGCHLD (no usable /proc, or no pidfds).
-pub const RECHECK: Duration = Duration::from_millis(250);
+pub const RECHECK: Duration = Duration::from_millis(RECHECK_MS);
+const RECHECK_MS: u64 = 250;
 
 /// Who "everyone left" is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +246,7 @@ impl Rest {
                     settings,
                     INFO,
                     "processes left that are not rinit's children; checking every {} ms",
-                    RECHECK.as_millis()
+                    RECHECK_MS
                 );
             }
             return true;
@@ -294,7 +295,8 @@ impl Rest {
             say!(
                 settings,
                 INFO,
-                "waiting for processes that are not rinit's children: {new:?} (through pidfds)"
+                "waiting for processes that are not rinit's children: {} (through pidfds)",
+                Pids(&new)
             );
         }
         waits(self.watched.len(), self.recheck)
@@ -347,7 +349,8 @@ impl Rest {
                 settings,
                 INFO,
                 "sent SIGTERM to processes that came since, with nobody else to stop them: \
-                 {arrived:?}"
+                 {}",
+                Pids(&arrived)
             );
         }
     }
@@ -414,7 +417,7 @@ impl Rest {
                         INFO,
                         "{problem}: the processes left are reached with kill(-1) and checked \
                          every {} ms",
-                        RECHECK.as_millis()
+                        RECHECK_MS
                     ),
                     Scope::Descendants => say!(
                         settings,
@@ -534,7 +537,7 @@ impl Rest {
                 settings,
                 INFO,
                 "{why}: processes that are not rinit's children are checked every {} ms",
-                RECHECK.as_millis()
+                RECHECK_MS
             ),
             Scope::Descendants => say!(
                 settings,

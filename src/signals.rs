@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::sys::Errno;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use core::time::Duration;
@@ -74,11 +75,8 @@ pub struct Inherited {
 /// actions (a blocked signal is never discarded, even for PID 1, which has no default actions).
 /// An inherited ignored SIGCHLD is reset: with it the kernel reaps children itself and their
 /// exit status is lost.
-pub fn take_over() -> Result<Inherited, Error> {
-    let mask = set_mask(Mask::all()).map_err(|errno| Error::Setup {
-        what: "rt_sigprocmask",
-        errno,
-    })?;
+pub fn take_over() -> Result<Inherited, Box<Error>> {
+    let mask = set_mask(Mask::all()).map_err(|errno| Error::setup("rt_sigprocmask", errno))?;
     let mut old = core::mem::MaybeUninit::<libc::sigaction>::uninit();
     // SAFETY: a null new action only reads the current one into `old`.
     let queried = unsafe { libc::sigaction(libc::SIGCHLD, core::ptr::null(), old.as_mut_ptr()) };
@@ -189,7 +187,7 @@ impl Sender {
 pub struct Listener(OwnedFd);
 
 impl Listener {
-    pub fn open(set: Mask) -> Result<Self, Error> {
+    pub fn open(set: Mask) -> Result<Self, Box<Error>> {
         // SAFETY: `set` is a live kernel sigset of KERNEL_SET_BYTES; -1 asks for a new
         // descriptor.
         let fd = unsafe {
@@ -204,10 +202,7 @@ impl Listener {
         match Errno::result(fd) {
             // SAFETY: signalfd4 returned a new descriptor that nothing else owns.
             Ok(fd) => Ok(Listener(unsafe { OwnedFd::from_raw_fd(fd as i32) })),
-            Err(errno) => Err(Error::Setup {
-                what: "signalfd",
-                errno,
-            }),
+            Err(errno) => Err(Error::setup("signalfd", errno)),
         }
     }
 
@@ -240,13 +235,12 @@ pub fn send(pid: i32, signal: i32) -> Result<(), Errno> {
 }
 
 /// Asks the kernel to send `signal` to rinit when its parent dies (tini's -p).
-pub fn on_parent_death(signal: i32) -> Result<(), Error> {
+pub fn on_parent_death(signal: i32) -> Result<(), Box<Error>> {
     // SAFETY: PR_SET_PDEATHSIG takes a plain signal number.
     let done = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) };
-    Errno::result(done).map(drop).map_err(|errno| Error::Setup {
-        what: "prctl(PR_SET_PDEATHSIG)",
-        errno,
-    })
+    Errno::result(done)
+        .map(drop)
+        .map_err(|errno| Error::setup("prctl(PR_SET_PDEATHSIG)", errno))
 }
 
 const NAMES: &[(&str, i32)] = &[

@@ -7,6 +7,7 @@ use crate::settings::{Session, Settings};
 use crate::signals::{self, Inherited, Mask};
 use crate::sys::{self, Errno};
 use crate::user::{self, Credentials, Failure, Step};
+use alloc::boxed::Box;
 use alloc::ffi::CString;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -53,7 +54,7 @@ struct Prepared {
 }
 
 /// Forks and execs the command; returns once exec has succeeded.
-pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error> {
+pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Box<Error>> {
     let prepared = prepare(settings)?;
     let ignore_once = match (settings.session, prepared.terminal) {
         (Session::NewSession, true) => release_terminal(),
@@ -62,17 +63,11 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error>
     // Both ends are close-on-exec: the write end closes by itself when exec succeeds, and no
     // descriptor of rinit's reaches the command.
     let (report_read, report_write) =
-        pipe_with(PipeFlags::CLOEXEC).map_err(|errno| Error::Setup {
-            what: "pipe",
-            errno: errno.into(),
-        })?;
+        pipe_with(PipeFlags::CLOEXEC).map_err(|errno| Error::setup("pipe", errno.into()))?;
     // SAFETY: rinit is single-threaded, and the child makes only async-signal-safe calls
     // (setpgid, setsid, ioctl, tcsetpgrp, sigaction, rt_sigprocmask, execve, write, _exit).
     match unsafe { libc::fork() } {
-        -1 => Err(Error::Setup {
-            what: "fork",
-            errno: Errno::last(),
-        }),
+        -1 => Err(Error::setup("fork", Errno::last())),
         0 => child(settings, inherited, prepared, report_write),
         pid => {
             drop(report_write);
@@ -88,10 +83,10 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error>
                     // Reaps our own child, which has exited; no status is needed.
                     let _ = process::waitpid(child_pid, WaitOptions::empty());
                     Err(match (step, &settings.user) {
-                        (Some(step), Some(spec)) => Error::User {
+                        (Some(step), Some(spec)) => Box::new(Error::User {
                             spec: spec.text.clone(),
                             failure: Failure::Switch(step, errno),
-                        },
+                        }),
                         _ => exec_failed(settings, errno, found),
                     })
                 }
@@ -100,7 +95,7 @@ pub fn spawn(settings: &Settings, inherited: &Inherited) -> Result<Child, Error>
     }
 }
 
-fn prepare(settings: &Settings) -> Result<Prepared, Error> {
+fn prepare(settings: &Settings) -> Result<Prepared, Box<Error>> {
     let command = &settings.command;
     let credentials = match &settings.user {
         None => None,
@@ -112,12 +107,8 @@ fn prepare(settings: &Settings) -> Result<Prepared, Error> {
         ),
     };
 
-    let c_string = |bytes: Vec<u8>| {
-        CString::new(bytes).map_err(|_| Error::Setup {
-            what: "command",
-            errno: Errno::EINVAL,
-        })
-    };
+    let c_string =
+        |bytes: Vec<u8>| CString::new(bytes).map_err(|_| Error::setup("command", Errno::EINVAL));
     // HOME names the user's home, as gosu and su-exec set it.
     let home = match &credentials {
         Some(credentials) => Some(c_string([b"HOME=", &credentials.home[..]].concat())?),
@@ -388,7 +379,7 @@ fn exec_error(report: &OwnedFd) -> Option<(Errno, bool, Option<Step>)> {
     }
 }
 
-fn exec_failed(settings: &Settings, errno: Errno, found: bool) -> Error {
+fn exec_failed(settings: &Settings, errno: Errno, found: bool) -> Box<Error> {
     let code = settings.exec_failure_code.unwrap_or(match errno {
         Errno::ENOENT | Errno::ENOTDIR => error::NOT_FOUND,
         Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR => error::NOT_EXECUTABLE,
@@ -399,7 +390,7 @@ fn exec_failed(settings: &Settings, errno: Errno, found: bool) -> Error {
         .first()
         .map(Vec::as_slice)
         .unwrap_or_default();
-    Error::Exec {
+    Box::new(Error::Exec {
         command: String::from_utf8_lossy(command).into_owned(),
         errno,
         code,
@@ -408,7 +399,7 @@ fn exec_failed(settings: &Settings, errno: Errno, found: bool) -> Error {
             && !found
             && !command.is_empty()
             && !command.contains(&b'/'),
-    }
+    })
 }
 
 #[cfg(test)]

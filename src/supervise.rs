@@ -4,7 +4,7 @@
 //! actions it returns. All decisions are the machine's; all syscalls are here.
 
 use crate::cgroup::{Cgroup, Memory};
-use crate::log::INFO;
+use crate::log::{Pids, Span, INFO};
 use crate::phases::{Action, Event, Machine, Phase};
 use crate::reap;
 use crate::say;
@@ -166,7 +166,7 @@ impl<'a> Supervisor<'a> {
             Action::Hold { received, delay } => {
                 let until = match delay {
                     core::time::Duration::MAX => "until a second one or the command's exit".into(),
-                    delay => alloc::format!("for {delay:?}"),
+                    delay => alloc::format!("for {}", Span(delay)),
                 };
                 say!(
                     settings,
@@ -191,12 +191,13 @@ impl<'a> Supervisor<'a> {
                     say!(
                         settings,
                         INFO,
-                        "sent {} to the processes left{}: {pids:?}",
+                        "sent {} to the processes left{}: {}",
                         signals::name(signal),
                         match spare {
                             Some(_) => " but the command's group, which the stop reached",
                             None => "",
-                        }
+                        },
+                        Pids(&pids)
                     );
                 }
             }
@@ -221,7 +222,7 @@ impl<'a> Supervisor<'a> {
                     let _ = signals::send(child, libc::SIGKILL);
                 }
                 if !pids.is_empty() && phase != Phase::Killing {
-                    say!(settings, INFO, "{why}: sent SIGKILL to {pids:?}");
+                    say!(settings, INFO, "{why}: sent SIGKILL to {}", Pids(&pids));
                 }
             }
             Action::TermGroup => {

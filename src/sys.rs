@@ -157,28 +157,25 @@ pub fn open_descriptors() -> Vec<i32> {
 
 /// The entries of directory `path` whose names are numbers.
 fn numbered_entries(path: &CStr) -> Vec<i32> {
+    use rustix::fs::{Mode, OFlags, RawDir};
     let mut numbers = Vec::new();
-    // SAFETY: opendir/readdir/closedir on a directory stream used only here; each entry's name
-    // is NUL-terminated and read before the next readdir.
-    unsafe {
-        let dir = libc::opendir(path.as_ptr());
-        if dir.is_null() {
-            return numbers;
+    let Ok(fd) = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return numbers;
+    };
+    // Read with getdents64 into the stack: libc's opendir would bring its malloc with it.
+    let mut buffer = [core::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let mut entries = RawDir::new(fd, &mut buffer);
+    while let Some(Ok(entry)) = entries.next() {
+        if let Some(number) = core::str::from_utf8(entry.file_name().to_bytes())
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            numbers.push(number);
         }
-        loop {
-            let entry = libc::readdir(dir);
-            if entry.is_null() {
-                break;
-            }
-            let name = CStr::from_ptr((*entry).d_name.as_ptr());
-            if let Some(number) = core::str::from_utf8(name.to_bytes())
-                .ok()
-                .and_then(|n| n.parse().ok())
-            {
-                numbers.push(number);
-            }
-        }
-        libc::closedir(dir);
     }
     numbers
 }
@@ -246,6 +243,16 @@ pub fn proc_unusable() -> Option<&'static str> {
     }
 }
 
+/// `text` before and after the first `separator` in it: str's own split_once, without the
+/// two-way string search it links (over a kilobyte) for the few short lines rinit splits.
+pub fn split_once<'a>(text: &'a str, separator: &str) -> Option<(&'a str, &'a str)> {
+    let at = text
+        .as_bytes()
+        .windows(separator.len())
+        .position(|window| window == separator.as_bytes())?;
+    Some((&text[..at], &text[at + separator.len()..]))
+}
+
 /// Whether the procfs on /proc was mounted with `hidepid` (other than 0/off): then processes
 /// rinit may not ptrace (another user's, when it lacks CAP_SYS_PTRACE) are not listed.
 pub fn proc_hides_processes() -> bool {
@@ -257,7 +264,8 @@ pub fn proc_hides_processes() -> bool {
     let options = text
         .lines()
         .rfind(|line| line.split(' ').nth(4) == Some("/proc"))
-        .and_then(|line| line.split(" - ").nth(1))
+        .and_then(|line| split_once(line, " - "))
+        .map(|(_, after)| after)
         .and_then(|after| after.split(' ').nth(2))
         .unwrap_or("");
     options.split(',').any(|option| {
@@ -331,4 +339,14 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
 /// rinit's own pid.
 pub fn pid() -> i32 {
     process::getpid().as_raw_nonzero().get()
+}
+/// The signal that killed the process, if one did. MIPS has 127 signals, and a death by the
+/// 127th reads as status 0x7f, which WIFSIGNALED (libc's, and so rustix's) takes for a stopped
+/// process; rinit never asks for stopped ones (no WUNTRACED), so there it is signal 127.
+pub fn death_signal(status: rustix::process::WaitStatus) -> Option<i32> {
+    let mips = cfg!(any(target_arch = "mips", target_arch = "mips64"));
+    match mips && status.as_raw() & 0xff == 0x7f {
+        true => Some(0x7f),
+        false => status.terminating_signal(),
+    }
 }

@@ -117,7 +117,7 @@ pub fn resolve(spec: &Spec, passwd: &str, group: &str) -> Result<Credentials, Pr
     let (uid, entry) = match &spec.user {
         Name::Named(user) => {
             let entry =
-                find_user(passwd, |fields| fields[0] == user.as_slice())?.ok_or_else(|| {
+                find_user(passwd, &|fields| fields[0] == user.as_slice())?.ok_or_else(|| {
                     Problem::Unknown {
                         file: PASSWD,
                         name: user.clone(),
@@ -127,7 +127,7 @@ pub fn resolve(spec: &Spec, passwd: &str, group: &str) -> Result<Credentials, Pr
         }
         // A numeric uid needs no entry (nor a file); with one, its name, group and home apply.
         Name::Id(uid) => {
-            let entry = match find_user(passwd, |fields| fields[2] == id_text(*uid).as_slice()) {
+            let entry = match find_user(passwd, &|fields| fields[2] == id_text(*uid).as_slice()) {
                 Err(Problem::Unreadable {
                     errno: Errno::ENOENT,
                     ..
@@ -165,9 +165,9 @@ struct Entry {
 
 /// The first entry of the passwd file at `path` for which `matches` holds (given at least
 /// the name, password and uid fields); `Ok(None)` if there is none.
-fn find_user(path: &str, matches: impl Fn(&[&[u8]]) -> bool) -> Result<Option<Entry>, Problem> {
+fn find_user(path: &str, matches: &dyn Fn(&[&[u8]]) -> bool) -> Result<Option<Entry>, Problem> {
     let mut found = None;
-    each_line(path, PASSWD, |number, line| {
+    each_line(path, PASSWD, &mut |number, line| {
         let fields: Vec<&[u8]> = line.split(|b| *b == b':').collect();
         if fields.len() < 3 || !matches(&fields) {
             return Ok(true);
@@ -206,7 +206,7 @@ fn find_user(path: &str, matches: impl Fn(&[&[u8]]) -> bool) -> Result<Option<En
 /// The gid of group `name` in the group file at `path`.
 fn find_group_id(path: &str, name: &[u8]) -> Result<u32, Problem> {
     let mut found = None;
-    each_line(path, GROUP, |number, line| {
+    each_line(path, GROUP, &mut |number, line| {
         let fields: Vec<&[u8]> = line.split(|b| *b == b':').collect();
         if fields[0] != name {
             return Ok(true);
@@ -232,7 +232,7 @@ fn find_group_id(path: &str, name: &[u8]) -> Result<u32, Problem> {
 /// member, once each. No group file is no groups; a malformed line is skipped, as the C
 /// library does.
 fn member_of(path: &str, user: &[u8], groups: &mut Vec<u32>) -> Result<(), Problem> {
-    let result = each_line(path, GROUP, |_, line| {
+    let result = each_line(path, GROUP, &mut |_, line| {
         let fields: Vec<&[u8]> = line.split(|b| *b == b':').collect();
         let listed = fields.len() >= 4 && fields[3].split(|b| *b == b',').any(|m| m == user);
         if let (true, Some(gid)) = (listed, fields.get(2).and_then(|gid| id(gid))) {
@@ -264,14 +264,14 @@ fn id_text(id: u32) -> Vec<u8> {
     alloc::format!("{id}").into_bytes()
 }
 
+/// What [`each_line`] calls for each line: with its number, whether to read on.
+type Visit<'a> = dyn FnMut(usize, &[u8]) -> Result<bool, Problem> + 'a;
+
 /// Calls `visit(line number, line)` for each line of the file at `path` (without its newline;
 /// blank lines, `#` comments and lines over [`MAX_LINE`] skipped) until it returns `Ok(false)`
 /// or an error. Reads through one fixed buffer: memory stays bounded whatever the file.
-fn each_line(
-    path: &str,
-    file: &'static str,
-    mut visit: impl FnMut(usize, &[u8]) -> Result<bool, Problem>,
-) -> Result<(), Problem> {
+/// `visit` is dynamic: one copy of the reading serves every lookup.
+fn each_line(path: &str, file: &'static str, visit: &mut Visit) -> Result<(), Problem> {
     let unreadable = |errno| Problem::Unreadable { file, errno };
     let path = alloc::ffi::CString::new(path).map_err(|_| unreadable(Errno::EINVAL))?;
     // Looked at before it is opened: opening a device can have effects of its own.
@@ -297,7 +297,7 @@ fn each_line(
         Ok(Err(what)) => Err(Problem::NotRegular { file, what }),
         // Read no further than the bound either: a file may grow while it is read.
         Ok(Ok(size)) if size > MAX_FILE => Err(Problem::TooLarge { file }),
-        Ok(Ok(_)) => read_lines(fd, file, &mut visit),
+        Ok(Ok(_)) => read_lines(fd, file, visit),
     };
     // SAFETY: closes the descriptor opened above.
     unsafe { libc::close(fd) };
@@ -330,11 +330,7 @@ fn kind(stat: &libc::stat) -> Result<u64, &'static str> {
 }
 
 /// [`each_line`]'s reading, from the open regular file `fd`, at most [`MAX_FILE`] bytes.
-fn read_lines(
-    fd: libc::c_int,
-    file: &'static str,
-    visit: &mut impl FnMut(usize, &[u8]) -> Result<bool, Problem>,
-) -> Result<(), Problem> {
+fn read_lines(fd: libc::c_int, file: &'static str, visit: &mut Visit) -> Result<(), Problem> {
     let unreadable = |errno| Problem::Unreadable { file, errno };
     let mut total: u64 = 0;
     let mut line: Vec<u8> = Vec::new();
@@ -486,24 +482,28 @@ impl Step {
 /// then the group, then the user (after which nothing else could be changed), then a check
 /// that the ids took, real, effective and saved. Async-signal-safe syscalls only.
 pub fn switch(credentials: &Credentials) -> Result<(), (Step, Errno)> {
-    let step = |step: Step, done: libc::c_int| match done {
-        0 => Ok(()),
-        _ => Err((step, Errno::last())),
-    };
+    use rustix::process::{Gid, Uid};
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+    let step = |step: Step| move |errno: rustix::io::Errno| (step, Errno(errno.raw_os_error()));
     let (uid, gid) = (credentials.uid, credentials.gid);
     let target =
         |uids, gids| ids(libc::getresuid) == Some(uids) && ids(libc::getresgid) == Some(gids);
     // Not root, and already that user, group and supplementary groups: there is nothing to
     // switch (and only root may set groups).
     if uid == 0 || !target([uid; 3], [gid; 3]) || !has_only_groups(&credentials.groups, gid) {
-        // SAFETY: setgroups reads `groups.len()` ids from a live vector built before fork.
-        step(Step::Groups, unsafe {
-            libc::setgroups(credentials.groups.len(), credentials.groups.as_ptr())
-        })?;
-        // SAFETY: setresgid and setresuid take plain ids.
-        step(Step::Group, unsafe { libc::setresgid(gid, gid, gid) })?;
-        // SAFETY: as above.
-        step(Step::User, unsafe { libc::setresuid(uid, uid, uid) })?;
+        // The calls for this thread alone, not the C library's: those make every thread of the
+        // process switch, through signals and locks this child (one thread, forked) never needs.
+        // SAFETY: Gid is a transparent u32, so the vector's ids read as Gids.
+        let groups = unsafe {
+            core::slice::from_raw_parts(
+                credentials.groups.as_ptr().cast::<Gid>(),
+                credentials.groups.len(),
+            )
+        };
+        let (user, group) = (Uid::from_raw(uid), Gid::from_raw(gid));
+        set_thread_groups(groups).map_err(step(Step::Groups))?;
+        set_thread_res_gid(group, group, group).map_err(step(Step::Group))?;
+        set_thread_res_uid(user, user, user).map_err(step(Step::User))?;
         if !target([uid; 3], [gid; 3]) {
             return Err((Step::Check, Errno(libc::EPERM)));
         }

@@ -10,13 +10,27 @@
 
 use crate::error::{Error, UsageKind};
 use crate::log::{self, DEBUG, ERROR, INFO, TRACE, WARN};
-use crate::say;
 use crate::settings::{Personality, Settings};
 use crate::signals::{self, Sender};
 use crate::sys;
 use alloc::format;
 use alloc::string::String;
 use rustix::process::WaitStatus;
+
+/// `say!(settings, level, "format", args)`: logs when `settings.verbosity >= level`.
+#[macro_export]
+macro_rules! say {
+    ($settings:expr, $level:expr, $($arg:tt)*) => {
+        if $settings.verbosity >= $level {
+            $crate::voice::line($settings.personality, $level, format_args!($($arg)*));
+        }
+    };
+}
+
+/// One line at `level` on stderr, with the personality's prefix.
+pub fn line(personality: Personality, level: u8, message: core::fmt::Arguments) {
+    log::write_line(prefix(personality, level), message);
+}
 
 /// The start of a line at `level` under `personality`'s name.
 pub fn prefix(personality: Personality, level: u8) -> String {
@@ -330,10 +344,16 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
     })
 }
 
-/// Reports `error` on stderr as the name rinit was called under words it.
-pub fn fail(personality: Personality, error: &Error) {
+/// Reports `error` on stderr as the name rinit was called under words it; returns its exit
+/// code.
+pub fn fail(personality: Personality, error: &Error) -> u8 {
+    report(personality, error);
+    error.exit_code()
+}
+
+fn report(personality: Personality, error: &Error) {
     use Personality::*;
-    let line = |level: u8, text: &str| log::line(personality, level, format_args!("{text}"));
+    let line = |level: u8, text: &str| line(personality, level, format_args!("{text}"));
     match (personality, error) {
         (
             _,
@@ -507,7 +527,7 @@ fn sender_of(sender: Sender) -> String {
 
 /// "exit code 3" or "killed by SIGTERM".
 fn outcome(status: WaitStatus) -> String {
-    match crate::reap::death_signal(status) {
+    match sys::death_signal(status) {
         Some(signal) => format!("killed by {}", signals::name(signal)),
         None => format!("exit code {}", status.exit_status().unwrap_or(0)),
     }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -268,5 +269,44 @@ fn only_a_death_by_sigkill_makes_rinit_read_its_cgroup() {
     assert!(
         killed.iter().any(|l| l.contains("\"/proc/self/cgroup\"")),
         "{killed:?}"
+    );
+}
+
+/// When memory runs out (an address-space limit just above what rinit needs to start), the
+/// failed allocation ends rinit through its panic handler: one fixed line, exit code 1 as PID 1
+/// (abort's SIGABRT cannot end PID 1), SIGABRT elsewhere, for a core dump. The limits are tried
+/// in steps, since where the first allocation fails depends on the kernel's layout.
+#[test]
+fn a_failed_allocation_is_one_line_and_exit_1_as_pid_1_and_an_abort_elsewhere() {
+    if skip_under_qemu("qemu-user's own memory counts against the address-space limit") {
+        return;
+    }
+    let rinit = rinit().display().to_string();
+    let mut seen = Vec::new();
+    let (mut as_pid1, mut elsewhere) = (false, false);
+    for kib in (128..=1024).step_by(16) {
+        let limit = format!("--as={}", kib * 1024);
+        let args = [limit.as_str(), rinit.as_str(), "--", "true"];
+        let out = Namespace::start("prlimit", &args).finish(Duration::from_secs(20));
+        if out.stderr.contains("internal error") {
+            assert_eq!(
+                out.stderr, "rinit: internal error\n",
+                "as PID 1 under {limit}"
+            );
+            assert_eq!(out.code, 1, "as PID 1 under {limit}");
+            as_pid1 = true;
+        }
+        let out = Command::new("prlimit").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("internal error") {
+            assert_eq!(stderr, "rinit: internal error\n", "under {limit}");
+            assert_eq!(out.status.signal(), Some(libc::SIGABRT), "under {limit}");
+            elsewhere = true;
+        }
+        seen.push((kib, out.status, stderr.into_owned()));
+    }
+    assert!(
+        as_pid1 && elsewhere,
+        "no limit made an allocation fail: {seen:?}"
     );
 }
