@@ -6,7 +6,7 @@ machine falls on all of them alike. Run through bench/run, which installs and bu
 Options: --quick (fewer repetitions, for a smoke test). BENCH_OUT=DIR writes results.md,
 chart.svg and sizes.md there instead of bench/ (scripts/test's smoke run does, to leave the
 recorded results alone). BENCH_BEFORE=PATH adds another rinit binary (an earlier build) as a
-sixth init, "rinit before", measured in the same rounds: a change's cost, side by side.
+sixth init, "rinit-before", measured in the same rounds: a change's cost, side by side.
 """
 import json
 import os
@@ -30,7 +30,7 @@ INITS = {
     "tino": os.path.join(ROOT, "target", "bench-tools", "bin", "tino"),
 }
 if os.environ.get("BENCH_BEFORE"):
-    INITS = {"rinit": INITS["rinit"], "rinit before": os.environ["BENCH_BEFORE"],
+    INITS = {"rinit": INITS["rinit"], "rinit-before": os.environ["BENCH_BEFORE"],
              **{name: path for name, path in INITS.items() if name != "rinit"}}
 QUICK = "--quick" in sys.argv
 OUT = os.environ.get("BENCH_OUT") or os.path.join(ROOT, "bench")
@@ -353,7 +353,7 @@ def main():
 
 def chart(rows, names):
     """One panel per figure: a bar per init, scaled to the largest in that figure."""
-    colors = {"rinit": "#2b8a3e", "rinit before": "#8ce99a", "tini-static": "#1c7ed6",
+    colors = {"rinit": "#2b8a3e", "rinit-before": "#8ce99a", "tini-static": "#1c7ed6",
               "dumb-init": "#e67700", "catatonit": "#862e9c", "tino": "#c92a2a"}
     panel_h, bar_h, left, width = 22 + 16 * len(names), 13, 250, 330
     height = 40 + panel_h * len(rows)
