@@ -177,7 +177,11 @@ fn append(path: &str, line: &str) {
         .append(true)
         .open(path)
         .unwrap_or_else(|e| panic!("open {path}: {e}"));
-    writeln!(file, "{line}").unwrap_or_else(|e| panic!("write {path}: {e}"));
+    // One write for the line and its newline: `writeln!` would make two, and another
+    // process writing to the same pipe (a container's stdout) could land between them.
+    let text = format!("{line}\n");
+    file.write_all(text.as_bytes())
+        .unwrap_or_else(|e| panic!("write {path}: {e}"));
 }
 
 fn record(path: &str) -> i32 {
