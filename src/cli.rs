@@ -1084,10 +1084,10 @@ mod tests {
             ("ms", 1_000_000u128),
             ("s", 1_000_000_000),
             ("m", 60_000_000_000),
+            ("h", 3_600_000_000_000),
         ];
         let (number, per_unit) = units
             .iter()
-            .chain(&[("h", 3_600_000_000_000)])
             .find_map(|(suffix, per)| text.strip_suffix(suffix).map(|n| (n, *per)))
             .unwrap_or((text, 1_000_000_000));
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
@@ -1134,30 +1134,28 @@ mod tests {
                 }
             }
         }
-        // A seeded xorshift64: `below(n)` is in 0..n.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut below = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut random = crate::Random(0x2545_f491_4f6c_dd1d);
         // Whole parts of every length to past u64's 20 digits, fractions past the nanosecond,
         // zeros often (the 1 ns rule), now and then a stray dot.
         for _ in 0..200_000 {
             let mut text = String::new();
-            let (whole, fraction) = (below(24), below(3).min(1) * below(36));
+            let whole = random.below(24);
+            let fraction = random.below(3).min(1) * random.below(36);
             for i in 0..whole + fraction {
                 if i == whole {
                     text.push('.');
                 }
-                let digit = if below(3) == 0 { 0 } else { below(10) as u8 };
+                let digit = if random.below(3) == 0 {
+                    0
+                } else {
+                    random.below(10) as u8
+                };
                 text.push((b'0' + digit) as char);
             }
-            if below(50) == 0 {
-                text.insert(below(text.len() as u64 + 1) as usize, '.');
+            if random.below(50) == 0 {
+                text.insert(random.below(text.len() + 1), '.');
             }
-            text.push_str(["", "ms", "s", "m", "h", "x"][below(6) as usize]);
+            text.push_str(["", "ms", "s", "m", "h", "x"][random.below(6)]);
             assert_eq!(parse_duration(&text), reference_duration(&text), "{text}");
         }
     }
@@ -1281,6 +1279,17 @@ mod tests {
         assert_eq!(s.subreaper, Subreaper::Required);
         let s = settings(&["tini", "sh", "-s", "x"], &[("POSIXLY_CORRECT", "1")]);
         assert_eq!(command(&s), ["sh", "-s", "x"]);
+        // There too, a letter that takes a value (`p:`, `e:`) takes the rest of its word,
+        // whatever letters that holds; another letter's word is all options.
+        let s = settings(&["tini", "sh", "-spSIGHUP", "-ve143", "x"], &[]);
+        assert_eq!(command(&s), ["sh", "x"]);
+        assert_eq!(s.parent_death_signal, Some(libc::SIGHUP));
+        assert_eq!(s.remap_exit, [143]);
+        let (message, _) = usage_error(&["tini", "sh", "-sHUP"], &[]);
+        assert!(
+            message.contains("unknown option -H after the command"),
+            "{message}"
+        );
         let s = settings(
             &["tini", "x"],
             &[

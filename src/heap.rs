@@ -140,23 +140,8 @@ unsafe impl GlobalAlloc for Heap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Random;
     use std::collections::BTreeMap;
-
-    /// A seeded generator (xorshift64), so that a failure can be replayed.
-    struct Random(u64);
-
-    impl Random {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
 
     /// A block the test holds: its layout and the byte it was filled with.
     struct Live {

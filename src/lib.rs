@@ -73,3 +73,23 @@ fn supervise(settings: &Settings, inherited: &signals::Inherited) -> Result<u8, 
     spawn::let_go(listener.fd());
     Ok(supervise::Supervisor::new(settings, child, listener, cgroup).run())
 }
+
+/// A seeded generator (xorshift64) for the unit tests' random cases: the same sequence on every
+/// machine, so that a failure can be replayed from its seed.
+#[cfg(test)]
+pub(crate) struct Random(pub(crate) u64);
+
+#[cfg(test)]
+impl Random {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in 0..n.
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

@@ -340,6 +340,7 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
 pub fn pid() -> i32 {
     process::getpid().as_raw_nonzero().get()
 }
+
 /// The signal that killed the process, if one did. MIPS has 127 signals, and a death by the
 /// 127th reads as status 0x7f, which WIFSIGNALED (libc's, and so rustix's) takes for a stopped
 /// process; rinit never asks for stopped ones (no WUNTRACED), so there it is signal 127.
