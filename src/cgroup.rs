@@ -69,12 +69,12 @@ impl Cgroup {
         // Counted before the listing: a task that comes in between only adds to what rinit
         // sees; one that leaves makes the count disagree, and it is taken again.
         let counted: Option<usize> =
-            text(&self.file("pids.current")).and_then(|n| n.trim().parse().ok());
+            text(&self.file("pids.current")).and_then(|n| n.trim_ascii().parse().ok());
         let (mut listed, mut seen) = (false, 0);
         // v2 lists a process outside this PID namespace as 0; v1 leaves it out (but counts it
         // in pids.current).
         for line in text(&self.file("cgroup.procs")).unwrap_or_default().lines() {
-            let Ok(member) = line.trim().parse::<i32>() else {
+            let Ok(member) = line.trim_ascii().parse::<i32>() else {
                 continue;
             };
             if member <= 0 {
@@ -118,7 +118,7 @@ impl Cgroup {
         text(&self.file("cgroup.procs"))
             .unwrap_or_default()
             .lines()
-            .filter_map(|line| line.trim().parse().ok())
+            .filter_map(|line| line.trim_ascii().parse().ok())
             .filter(|pid| *pid > 0)
             .collect()
     }
@@ -273,7 +273,7 @@ fn unescape(field: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    sys::lossy(&out)
 }
 
 /// The `oom_kill N` line of v1's memory.oom_control or v2's memory.events.
@@ -281,12 +281,15 @@ fn oom_kills(events: &str) -> Option<u64> {
     events
         .lines()
         .find_map(|line| line.strip_prefix("oom_kill "))
-        .and_then(|n| n.trim().parse().ok())
+        .and_then(|n| n.trim_ascii().parse().ok())
 }
 
 /// A memory limit in bytes; `None` for none (v2's `max`, v1's page-counter maximum).
 fn memory_limit(text: &str) -> Option<u64> {
-    text.trim().parse().ok().filter(|bytes| *bytes < 1 << 62)
+    text.trim_ascii()
+        .parse()
+        .ok()
+        .filter(|bytes| *bytes < 1 << 62)
 }
 
 /// A limit as people write it: `48 MiB`, `2 GiB`, `95.3 MiB` (`--memory 100000000`), `512 KiB`.
@@ -307,7 +310,7 @@ pub fn size(bytes: u64) -> String {
 }
 
 fn text(path: &str) -> Option<String> {
-    sys::read_file(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    sys::read_file(path).map(|bytes| sys::lossy(&bytes))
 }
 
 fn exists(path: &str) -> bool {

@@ -157,7 +157,7 @@ where
 {
     let mut args = args.into_iter();
     let program = args.next().unwrap_or_default();
-    let personality = Personality::from_program_name(&String::from_utf8_lossy(&program));
+    let personality = Personality::from_program_name(&crate::sys::lossy(&program));
     let code = match personality {
         Personality::Rinit => error::USAGE,
         _ => 1, // tini, dumb-init and catatonit all exit 1 on a bad command line
@@ -167,7 +167,7 @@ where
         blame: Blame {
             code,
             personality,
-            program: String::from_utf8_lossy(&program).into_owned(),
+            program: crate::sys::lossy(&program),
         },
     };
     parser.apply_environment(&env)?;
@@ -218,7 +218,7 @@ impl Parser {
             // One of tini's own names (tini, tini-static, docker-init): nothing to escape.
             Personality::Tini => {
                 let program = &self.blame.program;
-                let name = program.rsplit('/').next().unwrap_or(program);
+                let name = crate::sys::basename(program);
                 let mut help = String::new();
                 let mut rest = TINI_HELP;
                 while let Some((before, after)) = crate::sys::split_once(rest, "{program}") {
@@ -374,7 +374,7 @@ impl Parser {
                 if word.first() == Some(&b'-') {
                     return Err(self.usage(format!(
                         "option '{}' is not valid UTF-8",
-                        String::from_utf8_lossy(&word)
+                        crate::sys::lossy(&word)
                     )));
                 }
                 command.push(word);
@@ -525,7 +525,7 @@ impl Parser {
     fn check_tini_option(&self, text: &str) -> Result<(), Box<Error>> {
         const TINI: &str = "p:hvwgle:s";
         for (at, letter) in text.char_indices().skip(1) {
-            let known = letter != ':' && letter != '-' && TINI.contains(letter);
+            let known = letter != ':' && letter != '-' && TINI.chars().any(|c| c == letter);
             if !known {
                 let message = format!("unknown option -{letter} after the command");
                 return Err(self.unknown(format!("-{letter}"), message));

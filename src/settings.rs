@@ -17,7 +17,7 @@ pub enum Personality {
 impl Personality {
     /// The personality for `argv[0]`'s basename; any unknown name is rinit's own.
     pub fn from_program_name(program: &str) -> Self {
-        match program.rsplit('/').next().unwrap_or(program) {
+        match crate::sys::basename(program) {
             "tini" | "tini-static" | "docker-init" => Personality::Tini,
             "dumb-init" => Personality::DumbInit,
             "catatonit" => Personality::Catatonit,

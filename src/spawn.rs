@@ -9,7 +9,6 @@ use crate::sys::{self, Errno};
 use crate::user::{self, Credentials, Failure, Step};
 use alloc::boxed::Box;
 use alloc::ffi::CString;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::c_char;
 use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -391,7 +390,7 @@ fn exec_failed(settings: &Settings, errno: Errno, found: bool) -> Box<Error> {
         .map(Vec::as_slice)
         .unwrap_or_default();
     Box::new(Error::Exec {
-        command: String::from_utf8_lossy(command).into_owned(),
+        command: sys::lossy(command),
         errno,
         code,
         // Looked for in PATH, and not there at all: say so rather than "no such file".

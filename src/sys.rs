@@ -47,7 +47,7 @@ impl Errno {
         // SAFETY: strerror returns a NUL-terminated string, valid until the next call; rinit
         // is single-threaded and copies it at once.
         let text = unsafe { CStr::from_ptr(libc::strerror(self.0)) };
-        String::from_utf8_lossy(text.to_bytes()).into_owned()
+        lossy(text.to_bytes())
     }
 
     /// strerror's text, lower-cased to read as the tail of a sentence: "permission denied".
@@ -243,6 +243,37 @@ pub fn proc_unusable() -> Option<&'static str> {
     }
 }
 
+/// `bytes` as text, each invalid UTF-8 sequence replaced by U+FFFD: String::from_utf8_lossy's
+/// result, from the validation rinit links anyway (its own decoder is about a kilobyte).
+pub fn lossy(mut bytes: &[u8]) -> String {
+    let mut text = String::new();
+    loop {
+        match core::str::from_utf8(bytes) {
+            Ok(valid) => {
+                text.push_str(valid);
+                return text;
+            }
+            Err(error) => {
+                let (valid, rest) = bytes.split_at(error.valid_up_to());
+                text.push_str(core::str::from_utf8(valid).unwrap_or_default());
+                text.push(char::REPLACEMENT_CHARACTER);
+                // The maximal invalid subpart, as from_utf8_lossy replaces it; a truncated
+                // sequence at the end is one.
+                bytes = &rest[error.error_len().unwrap_or(rest.len())..];
+            }
+        }
+    }
+}
+
+/// The last component of a path (`/usr/bin/tini` gives `tini`): str's rsplit('/') without the
+/// reverse char search it links.
+pub fn basename(path: &str) -> &str {
+    match path.bytes().rposition(|b| b == b'/') {
+        Some(slash) => &path[slash + 1..],
+        None => path,
+    }
+}
+
 /// `text` before and after the first `separator` in it: str's own split_once, without the
 /// two-way string search it links (over a kilobyte) for the few short lines rinit splits.
 pub fn split_once<'a>(text: &'a str, separator: &str) -> Option<(&'a str, &'a str)> {
@@ -260,10 +291,12 @@ pub fn proc_hides_processes() -> bool {
         return false;
     };
     // The last mount on /proc is the one in use: `... /proc ... - proc proc rw,hidepid=2`.
-    let text = String::from_utf8_lossy(&mounts);
+    let text = lossy(&mounts);
     let options = text
         .lines()
-        .rfind(|line| line.split(' ').nth(4) == Some("/proc"))
+        .filter(|line| line.split(' ').nth(4) == Some("/proc"))
+        // The last, found reading forward: from the end would link str's reverse search.
+        .reduce(|_, later| later)
         .and_then(|line| split_once(line, " - "))
         .map(|(_, after)| after)
         .and_then(|after| after.split(' ').nth(2))
@@ -349,5 +382,47 @@ pub fn death_signal(status: rustix::process::WaitStatus) -> Option<i32> {
     match mips && status.as_raw() & 0xff == 0x7f {
         true => Some(0x7f),
         false => status.terminating_signal(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lossy_text_is_what_std_makes_of_the_bytes() {
+        // Seeded runs of bytes weighted to the edges of UTF-8: ASCII, continuation bytes,
+        // leads of 2-4 byte sequences, overlongs, surrogates, and bytes that never occur.
+        let pieces: [&[u8]; 12] = [
+            b"a",
+            b"/bin/sh",
+            "é".as_bytes(),
+            "€".as_bytes(),
+            "😀".as_bytes(),
+            b"\x80",
+            b"\xbf",
+            b"\xc0\xaf",
+            b"\xe0\x80",
+            b"\xed\xa0\x80",
+            b"\xf0\x9f",
+            b"\xf5\xff",
+        ];
+        let mut random = crate::Random(29);
+        for _ in 0..20_000 {
+            let mut bytes = Vec::new();
+            for _ in 0..random.below(8) {
+                let piece = pieces[random.below(pieces.len())];
+                // Sometimes only a start of the piece: a sequence cut short.
+                bytes.extend_from_slice(&piece[..1 + random.below(piece.len())]);
+            }
+            assert_eq!(lossy(&bytes), String::from_utf8_lossy(&bytes), "{bytes:x?}");
+        }
+    }
+
+    #[test]
+    fn basename_is_the_last_component() {
+        for path in ["tini", "/usr/bin/tini", "./dumb-init", "/", "a/", "", "é/ü"] {
+            assert_eq!(basename(path), path.rsplit('/').next().unwrap_or(path));
+        }
     }
 }

@@ -395,7 +395,7 @@ pub enum Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lossy = String::from_utf8_lossy;
+        let lossy = crate::sys::lossy;
         match self {
             Failure::Lookup(Problem::Unknown { file, name }) => {
                 let what = if *file == PASSWD { "user" } else { "group" };

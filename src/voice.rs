@@ -372,7 +372,7 @@ fn report(personality: Personality, error: &Error) {
                 log::line_raw(format_args!("{}", tini_usage(program)));
                 log::line_raw(format_args!(
                     "Run '{} -h' for the options.",
-                    basename(program)
+                    sys::basename(program)
                 ));
             }
             DumbInit => {
@@ -499,22 +499,18 @@ fn peer_usage(personality: Personality, program: &str) {
 fn tini_usage(program: &str) -> String {
     format!(
         "Usage: {} [OPTIONS] PROGRAM -- [ARGS] | --version",
-        basename(program)
+        sys::basename(program)
     )
 }
 
 const CATATONIT_USAGE: &str = "usage: catatonit [-ghLPV] [--] <progname> [<arguments>...]";
-
-fn basename(program: &str) -> &str {
-    program.rsplit('/').next().unwrap_or(program)
-}
 
 fn basename_bytes(path: &[u8]) -> &[u8] {
     path.rsplit(|b| *b == b'/').next().unwrap_or(path)
 }
 
 fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    sys::lossy(bytes)
 }
 
 fn sender_of(sender: Sender) -> String {
@@ -538,5 +534,5 @@ fn description(signal: i32) -> String {
     // SAFETY: strsignal returns a NUL-terminated string that stays valid until the next call;
     // rinit is single-threaded and copies it at once.
     let text = unsafe { core::ffi::CStr::from_ptr(libc::strsignal(signal)) };
-    String::from_utf8_lossy(text.to_bytes()).into_owned()
+    sys::lossy(text.to_bytes())
 }
