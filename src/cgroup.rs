@@ -15,7 +15,7 @@
 //! v1's memory controller or else v2.
 
 use crate::sys;
-use alloc::format;
+use crate::text;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -44,7 +44,7 @@ impl Cgroup {
         };
         let cgroup = Cgroup { dir: found? };
         if !exists(&cgroup.file(non_root)) {
-            return Err(format!("{} is the host's root cgroup", cgroup.dir));
+            return Err(text!(cgroup.dir, " is the host's root cgroup"));
         }
         if sys::proc_hides_processes() {
             return Err("/proc is mounted with hidepid and may hide its processes".into());
@@ -78,30 +78,40 @@ impl Cgroup {
                 continue;
             };
             if member <= 0 {
-                let why = format!("{dir} holds processes outside rinit's PID namespace");
+                let why = text!(dir, " holds processes outside rinit's PID namespace");
                 return Err(Unseen::Shared(why));
             }
             if member == pid {
                 listed = true;
             } else if pid != 1 {
-                let why = format!("{dir} is shared: process {member} was in it before rinit");
+                let why = text!(
+                    dir,
+                    " is shared: process ",
+                    member,
+                    " was in it before rinit"
+                );
                 return Err(Unseen::Shared(why));
             }
             // Threads as /proc/PID/task lists them (qemu-user rewrites its own stat file).
             match sys::threads(member) {
-                0 if exists(&format!("/proc/{member}")) => {
-                    let why = format!("{dir} holds process {member}, which /proc hides");
+                0 if exists(&text!("/proc/", member)) => {
+                    let why = text!(dir, " holds process ", member, ", which /proc hides");
                     return Err(Unseen::Shared(why));
                 }
                 threads => seen += threads, // none: exited since the listing
             }
         }
         if !listed {
-            return Err(Unseen::Shared(format!("rinit is not in {dir}")));
+            return Err(Unseen::Shared(text!("rinit is not in ", dir)));
         }
         match counted {
-            Some(counted) if counted > seen => Err(Unseen::Counted(format!(
-                "{dir} holds {counted} tasks, of which rinit sees {seen} \
+            Some(counted) if counted > seen => Err(Unseen::Counted(text!(
+                dir,
+                " holds ",
+                counted,
+                " tasks, of which rinit sees ",
+                seen,
+                " \
                  (processes outside its PID namespace, or in a cgroup below)"
             ))),
             _ => Ok(()),
@@ -124,7 +134,7 @@ impl Cgroup {
     }
 
     fn file(&self, name: &str) -> String {
-        format!("{}/{name}", self.dir)
+        text!(self.dir, "/", name)
     }
 }
 
@@ -246,8 +256,10 @@ fn mounted(cgroups: &str, mounts: &str, hierarchy: Hierarchy) -> Option<Result<S
     }
     match (found, elsewhere) {
         (Some(dir), _) => Some(Ok(dir)),
-        (None, true) => Some(Err(format!(
-            "rinit's cgroup {path} is not the root of a cgroup mount here (not a container's own)"
+        (None, true) => Some(Err(text!(
+            "rinit's cgroup ",
+            path,
+            " is not the root of a cgroup mount here (not a container's own)"
         ))),
         (None, false) => None,
     }
@@ -297,15 +309,15 @@ pub fn size(bytes: u64) -> String {
     const KIB: u64 = 1024;
     const MIB: u64 = KIB * KIB;
     match bytes {
-        b if b % (MIB * KIB) == 0 => format!("{} GiB", b / (MIB * KIB)),
-        b if b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b % (MIB * KIB) == 0 => text!(b / (MIB * KIB), " GiB"),
+        b if b % MIB == 0 => text!(b / MIB, " MiB"),
         b if b >= MIB => {
             // Tenths, in integers: no float formatting in the binary.
             let tenths = b.saturating_mul(10) / MIB;
-            format!("{}.{} MiB", tenths / 10, tenths % 10)
+            text!(tenths / 10, ".", tenths % 10, " MiB")
         }
-        b if b % KIB == 0 => format!("{} KiB", b / KIB),
-        b => format!("{b} bytes"),
+        b if b % KIB == 0 => text!(b / KIB, " KiB"),
+        b => text!(b, " bytes"),
     }
 }
 

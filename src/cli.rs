@@ -7,8 +7,8 @@ use crate::error::{self, Error, UsageKind};
 use crate::log::{Span, DEBUG, TRACE};
 use crate::settings::{Forward, Personality, Session, Settings, Subreaper};
 use crate::signals;
+use crate::text;
 use alloc::boxed::Box;
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -142,10 +142,12 @@ rinit's own options and variables work under this name too: run it as rinit --he
 ";
 
 fn version_text() -> String {
-    format!(
-        "rinit version {} - git.{}\n",
+    text!(
+        "rinit version ",
         env!("CARGO_PKG_VERSION"),
-        env!("RINIT_GIT_HASH")
+        " - git.",
+        env!("RINIT_GIT_HASH"),
+        "\n"
     )
 }
 
@@ -237,12 +239,14 @@ impl Parser {
         self.blame.error(message, UsageKind::UnknownOption(option))
     }
 
-    fn bad_value(&self, option: &str, value: &str, message: String) -> Box<Error> {
+    /// `OPTION: 'VALUE' IS_NOT`: a value that does not parse.
+    fn bad_value(&self, option: &str, value: &str, is_not: &str) -> Box<Error> {
         let kind = UsageKind::BadValue {
             option: option.into(),
             value: value.into(),
         };
-        self.blame.error(message, kind)
+        self.blame
+            .error(text!(option, ": '", value, "' ", is_not), kind)
     }
 
     fn apply_environment<E: Fn(&str) -> Option<Vec<u8>>>(
@@ -255,7 +259,7 @@ impl Parser {
                 None => Ok(None),
                 Some(value) if value.is_empty() => Ok(None),
                 Some(value) => String::from_utf8(value).map(Some).map_err(|_| {
-                    let message = format!("environment variable {name} is not valid UTF-8");
+                    let message = text!("environment variable ", name, " is not valid UTF-8");
                     blame.error(message, UsageKind::Other)
                 }),
             }
@@ -268,7 +272,12 @@ impl Parser {
                 "1" | "true" | "yes" | "on" => Ok(true),
                 "0" | "false" | "no" | "off" => Ok(false),
                 _ => Err(blame.error(
-                    format!("{name}={value}: expected 1/0, true/false, yes/no or on/off"),
+                    text!(
+                        name,
+                        "=",
+                        value,
+                        ": expected 1/0, true/false, yes/no or on/off"
+                    ),
                     UsageKind::Other,
                 )),
             }
@@ -372,9 +381,10 @@ impl Parser {
         while let Some(word) = words.next() {
             let Ok(text) = core::str::from_utf8(&word) else {
                 if word.first() == Some(&b'-') {
-                    return Err(self.usage(format!(
-                        "option '{}' is not valid UTF-8",
-                        crate::sys::lossy(&word)
+                    return Err(self.usage(text!(
+                        "option '",
+                        crate::sys::lossy(&word),
+                        "' is not valid UTF-8"
                     )));
                 }
                 command.push(word);
@@ -411,15 +421,15 @@ impl Parser {
                     (true, None) => match words.next().map(String::from_utf8) {
                         Some(Ok(value)) => value,
                         Some(Err(_)) => {
-                            return Err(self.usage(format!("--{long}: value is not valid UTF-8")))
+                            return Err(self.usage(text!("--", long, ": value is not valid UTF-8")))
                         }
                         None => {
-                            let message = format!("{typed} needs a value");
+                            let message = text!(typed, " needs a value");
                             return Err(self.blame.error(message, UsageKind::MissingValue(typed)));
                         }
                     },
                 };
-                let name = format!("--{long}");
+                let name = text!("--", long);
                 match opt {
                     Opt::Help => return Ok(Some(self.help())),
                     Opt::Version => return Ok(Some(version_text())),
@@ -491,30 +501,30 @@ impl Parser {
                 None => (long, None),
             };
             let Some((_, _, opt, takes_value)) = OPTIONS.iter().find(|o| o.1 == name) else {
-                return Err(self.unknown(format!("--{name}"), format!("unknown option --{name}")));
+                return Err(self.unknown(text!("--", name), text!("unknown option --", name)));
             };
             if inline.is_some() && !takes_value {
-                return Err(self.usage(format!("--{name} takes no value")));
+                return Err(self.usage(text!("--", name, " takes no value")));
             }
-            return Ok(alloc::vec![(*opt, format!("--{name}"), inline)]);
+            return Ok(alloc::vec![(*opt, text!("--", name), inline)]);
         }
         let mut found = Vec::new();
         let cluster = &text[1..];
         for (at, letter) in cluster.char_indices() {
             let Some((_, _, opt, takes_value)) = OPTIONS.iter().find(|o| o.0 == Some(letter))
             else {
-                return Err(self.unknown(format!("-{letter}"), format!("unknown option -{letter}")));
+                return Err(self.unknown(text!("-", letter), text!("unknown option -", letter)));
             };
             if *takes_value {
                 let rest = &cluster[at + letter.len_utf8()..];
                 found.push((
                     *opt,
-                    format!("-{letter}"),
+                    text!("-", letter),
                     (!rest.is_empty()).then(|| rest.to_string()),
                 ));
                 break;
             }
-            found.push((*opt, format!("-{letter}"), None));
+            found.push((*opt, text!("-", letter), None));
         }
         Ok(found)
     }
@@ -527,8 +537,8 @@ impl Parser {
         for (at, letter) in text.char_indices().skip(1) {
             let known = letter != ':' && letter != '-' && TINI.chars().any(|c| c == letter);
             if !known {
-                let message = format!("unknown option -{letter} after the command");
-                return Err(self.unknown(format!("-{letter}"), message));
+                let message = text!("unknown option -", letter, " after the command");
+                return Err(self.unknown(text!("-", letter), message));
             }
             // A letter that takes a value (followed by ':' in TINI) takes the rest of the word.
             if matches!(letter, 'p' | 'e') && at + 1 < text.len() {
@@ -549,10 +559,12 @@ impl Parser {
 
     fn signal(&self, source: &str, value: &str) -> Result<i32, Box<Error>> {
         signals::parse(value).ok_or_else(|| {
-            self.bad_value(source, value, format!(
-                "{source}: '{value}' is not a signal (use a name like TERM or SIGRTMIN+1, or a number 1-{})",
-                signals::RTMAX
-            ))
+            let is_not = text!(
+                "is not a signal (use a name like TERM or SIGRTMIN+1, or a number 1-",
+                signals::RTMAX,
+                ")"
+            );
+            self.bad_value(source, value, &is_not)
         })
     }
 
@@ -560,9 +572,11 @@ impl Parser {
     fn stop_signal(&self, source: &str, value: &str) -> Result<i32, Box<Error>> {
         let signal = self.signal(source, value)?;
         if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&signal) {
-            return Err(self.usage(format!(
-                "{source}: {} never reaches rinit's forwarding, so it cannot mean stop",
-                signals::name(signal)
+            return Err(self.usage(text!(
+                source,
+                ": ",
+                signals::name(signal),
+                " never reaches rinit's forwarding, so it cannot mean stop"
             )));
         }
         Ok(signal)
@@ -576,8 +590,15 @@ impl Parser {
                 "RINIT_VERBOSE" => TRACE - 1,
                 _ => TRACE,
             };
-            return Err(self.usage(format!(
-                "{source}={value}: expected a whole number from 0 to {highest} (more counts as {highest})"
+            return Err(self.usage(text!(
+                source,
+                "=",
+                value,
+                ": expected a whole number from 0 to ",
+                highest,
+                " (more counts as ",
+                highest,
+                ")"
             )));
         }
         let level = value.parse::<u64>().unwrap_or(u64::MAX);
@@ -603,10 +624,9 @@ impl Parser {
     }
 
     fn exit_code(&self, source: &str, value: &str) -> Result<u8, Box<Error>> {
-        value.parse().map_err(|_| {
-            let message = format!("{source}: '{value}' is not an exit code 0-255");
-            self.bad_value(source, value, message)
-        })
+        value
+            .parse()
+            .map_err(|_| self.bad_value(source, value, "is not an exit code 0-255"))
     }
 
     fn rewrite(&self, source: &str, value: &str) -> Result<(i32, i32), Box<Error>> {
@@ -614,16 +634,16 @@ impl Parser {
             return Err(self.bad_value(
                 source,
                 value,
-                format!(
-                    "{source}: '{value}' is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop)"
-                ),
+                "is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop)",
             ));
         };
         let from = self.signal(source, from)?;
         if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&from) {
-            return Err(self.usage(format!(
-                "{source}: {} never reaches rinit's forwarding, so it cannot be rewritten",
-                signals::name(from)
+            return Err(self.usage(text!(
+                source,
+                ": ",
+                signals::name(from),
+                " never reaches rinit's forwarding, so it cannot be rewritten"
             )));
         }
         let to = if to == "0" {
@@ -639,9 +659,7 @@ impl Parser {
             self.bad_value(
                 source,
                 value,
-                format!(
-                    "{source}: '{value}' is not a duration (use e.g. 500ms, 5s, 1m, 2h, seconds, or none)"
-                ),
+                "is not a duration (use e.g. 500ms, 5s, 1m, 2h, seconds, or none)",
             )
         })
     }
@@ -653,15 +671,13 @@ impl Parser {
             self.bad_value(
                 source,
                 value,
-                format!(
-                    "{source}: '{value}' is not USER[:GROUP] (names or numbers, e.g. app, 1000 or app:web)"
-                ),
+                "is not USER[:GROUP] (names or numbers, e.g. app, 1000 or app:web)",
             )
         })?;
         // `--user app`, `-u app`; a variable reads `RINIT_USER=app`.
         spec.text = match source.starts_with('-') {
-            true => format!("{source} {value}"),
-            false => format!("{source}={value}"),
+            true => text!(source, " ", value),
+            false => text!(source, "=", value),
         };
         Ok(spec)
     }
@@ -689,15 +705,17 @@ impl Parser {
         let (delay, timeout) = (settings.stop_delay, settings.stop_timeout);
         if let Some(timeout) = timeout.filter(|t| !delay.is_zero() && *t != Duration::MAX) {
             if timeout <= delay {
-                return Err(self.usage(format!(
-                    "--stop-timeout {} is not longer than --stop-delay {}: the command \
-                     would be SIGKILLed before it ever got its stop signal \
-                     (RINIT_STOP_TIMEOUT, RINIT_STOP_DELAY)",
+                return Err(self.usage(text!(
+                    "--stop-timeout ",
                     Span(timeout),
+                    " is not longer than --stop-delay ",
                     match delay {
                         Duration::MAX => "none".into(),
-                        delay => format!("{}", Span(delay)),
-                    }
+                        delay => text!(Span(delay)),
+                    },
+                    ": the command \
+                     would be SIGKILLed before it ever got its stop signal \
+                     (RINIT_STOP_TIMEOUT, RINIT_STOP_DELAY)"
                 )));
             }
         }
@@ -706,14 +724,16 @@ impl Parser {
         let fatal = [libc::SIGKILL, libc::SIGSTOP];
         if let Some(signal) = settings.parent_death_signal.filter(|s| fatal.contains(s)) {
             if settings.personality != Personality::Tini {
-                return Err(self.usage(format!(
-                    "--pdeathsig (RINIT_PDEATHSIG): {} would {} rinit itself and leave the \
-                     command without its init; name a signal rinit forwards, e.g. TERM",
+                return Err(self.usage(text!(
+                    "--pdeathsig (RINIT_PDEATHSIG): ",
                     signals::name(signal),
+                    " would ",
                     match signal {
                         libc::SIGKILL => "kill",
                         _ => "stop",
-                    }
+                    },
+                    " rinit itself and leave the \
+                     command without its init; name a signal rinit forwards, e.g. TERM"
                 )));
             }
         }

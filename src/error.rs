@@ -1,11 +1,11 @@
 //! The few ways rinit itself can fail, each with a message a user can act on and an exit code.
 //! How each is worded under each name rinit answers to is [`crate::voice`]'s.
 
+use crate::log::Piece;
 use crate::settings::Personality;
 use crate::sys::Errno;
 use alloc::boxed::Box;
 use alloc::string::String;
-use core::fmt;
 
 /// Exit code for a command line or environment variable rinit cannot use (peers use 1).
 pub const USAGE: u8 = 2;
@@ -85,29 +85,29 @@ impl Error {
 }
 
 /// rinit's own wording, the one used under its own name.
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Piece for Error {
+    fn put(&self, text: &mut String) {
         match self {
             Error::Usage { message, .. } => {
-                write!(f, "{message} (see 'rinit --help')")
+                crate::put!(text; message, " (see 'rinit --help')");
             }
             Error::Exec {
                 command,
                 not_in_path: true,
                 ..
-            } => write!(f, "exec {command}: command not found in PATH"),
+            } => crate::put!(text; "exec ", command, ": command not found in PATH"),
             Error::Exec { command, errno, .. } if command.is_empty() => {
-                write!(f, "exec '': {errno}")
+                crate::put!(text; "exec '': ", errno)
             }
-            Error::Exec { command, errno, .. } => write!(f, "exec {command}: {errno}"),
+            Error::Exec { command, errno, .. } => crate::put!(text; "exec ", command, ": ", errno),
             Error::Setup {
                 what: "fork",
                 errno: Errno::EAGAIN,
-            } => f.write_str(
+            } => text.push_str(
                 "fork: resource temporarily unavailable (process limit reached: pids cgroup or RLIMIT_NPROC)",
             ),
-            Error::Setup { what, errno } => write!(f, "{what}: {errno}"),
-            Error::User { spec, failure } => write!(f, "{spec}: {failure}"),
+            Error::Setup { what, errno } => crate::put!(text; what, ": ", errno),
+            Error::User { spec, failure } => crate::put!(text; spec, ": ", failure),
         }
     }
 }

@@ -37,7 +37,9 @@ pub fn become_subreaper(settings: &Settings) -> Result<(), Box<Error>> {
                 say!(
                     settings,
                     WARN,
-                    "cannot register as child subreaper ({errno}); orphans will not be reaped"
+                    "cannot register as child subreaper (",
+                    errno,
+                    "); orphans will not be reaped"
                 );
                 Ok(())
             }

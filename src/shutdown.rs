@@ -17,7 +17,7 @@ use crate::say;
 use crate::settings::{Session, Settings};
 use crate::signals;
 use crate::sys::{self, Errno, Process};
-use alloc::format;
+use crate::text;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -245,8 +245,9 @@ impl Rest {
                 say!(
                     settings,
                     INFO,
-                    "processes left that are not rinit's children; checking every {} ms",
-                    RECHECK_MS
+                    "processes left that are not rinit's children; checking every ",
+                    RECHECK_MS,
+                    " ms"
                 );
             }
             return true;
@@ -295,8 +296,9 @@ impl Rest {
             say!(
                 settings,
                 INFO,
-                "waiting for processes that are not rinit's children: {} (through pidfds)",
-                Pids(&new)
+                "waiting for processes that are not rinit's children: ",
+                Pids(&new),
+                " (through pidfds)"
             );
         }
         waits(self.watched.len(), self.recheck)
@@ -349,7 +351,7 @@ impl Rest {
                 settings,
                 INFO,
                 "sent SIGTERM to processes that came since, with nobody else to stop them: \
-                 {}",
+                 ",
                 Pids(&arrived)
             );
         }
@@ -372,13 +374,15 @@ impl Rest {
                 Ok(cgroup) => say!(
                     settings,
                     INFO,
-                    "the shutdown also reaches the rest of this container's cgroup ({})",
-                    cgroup.dir()
+                    "the shutdown also reaches the rest of this container's cgroup (",
+                    cgroup.dir(),
+                    ")"
                 ),
                 Err(why) => say!(
                     settings,
                     INFO,
-                    "the shutdown reaches rinit's descendants only: {why}"
+                    "the shutdown reaches rinit's descendants only: ",
+                    why
                 ),
             }
         }
@@ -415,14 +419,17 @@ impl Rest {
                     Scope::Namespace => say!(
                         settings,
                         INFO,
-                        "{problem}: the processes left are reached with kill(-1) and checked \
-                         every {} ms",
-                        RECHECK_MS
+                        problem,
+                        ": the processes left are reached with kill(-1) and checked \
+                         every ",
+                        RECHECK_MS,
+                        " ms"
                     ),
                     Scope::Descendants => say!(
                         settings,
                         WARN,
-                        "{problem}: the shutdown reaches only the command and its process group"
+                        problem,
+                        ": the shutdown reaches only the command and its process group"
                     ),
                 }
             }
@@ -511,9 +518,10 @@ impl Rest {
             say!(
                 settings,
                 INFO,
-                "pidfd_send_signal {}: signalling descendants by pid, each checked in /proc \
-                 just before",
-                refusal(errno)
+                "pidfd_send_signal ",
+                refusal(errno),
+                ": signalling descendants by pid, each checked in /proc \
+                 just before"
             );
         }
         reached
@@ -530,19 +538,22 @@ impl Rest {
                 return;
             }
             Err(Errno::ENOSYS) => "no pidfds (Linux < 5.3)".into(),
-            Err(errno) => format!("pidfd_open {}", refusal(errno)),
+            Err(errno) => text!("pidfd_open ", refusal(errno)),
         };
         match self.scope {
             Scope::Namespace => say!(
                 settings,
                 INFO,
-                "{why}: processes that are not rinit's children are checked every {} ms",
-                RECHECK_MS
+                why,
+                ": processes that are not rinit's children are checked every ",
+                RECHECK_MS,
+                " ms"
             ),
             Scope::Descendants => say!(
                 settings,
                 INFO,
-                "{why}: signalling descendants by pid, each checked in /proc just before"
+                why,
+                ": signalling descendants by pid, each checked in /proc just before"
             ),
         }
     }
@@ -553,9 +564,9 @@ impl Rest {
 fn refusal(errno: Errno) -> String {
     match errno.0 {
         libc::EPERM | libc::EACCES | libc::ENOSYS => {
-            format!("refused ({errno}; a seccomp filter?)")
+            text!("refused (", errno, "; a seccomp filter?)")
         }
-        _ => format!("failed ({errno})"),
+        _ => text!("failed (", errno, ")"),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use crate::error::Error;
 use crate::sys::Errno;
+use crate::text;
 use alloc::boxed::Box;
-use alloc::format;
 use alloc::string::{String, ToString};
 use core::time::Duration;
 use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -323,12 +323,12 @@ pub fn parse(text: &str) -> Option<i32> {
 /// The conventional name of a signal number, for logs: `SIGTERM`, `SIGRTMIN+2`, `signal 33`.
 pub fn name(signal: i32) -> String {
     if let Some((n, _)) = NAMES.iter().find(|(_, s)| *s == signal) {
-        return format!("SIG{n}");
+        return text!("SIG", n);
     }
     match signal - RTMIN {
         0 => "SIGRTMIN".to_string(),
-        offset if offset > 0 && signal <= RTMAX => format!("SIGRTMIN+{offset}"),
-        _ => format!("signal {signal}"),
+        offset if offset > 0 && signal <= RTMAX => text!("SIGRTMIN+", offset),
+        _ => text!("signal ", signal),
     }
 }
 

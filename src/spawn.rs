@@ -6,6 +6,7 @@ use crate::error::{self, Error};
 use crate::settings::{Session, Settings};
 use crate::signals::{self, Inherited, Mask};
 use crate::sys::{self, Errno};
+use crate::text;
 use crate::user::{self, Credentials, Failure, Step};
 use alloc::boxed::Box;
 use alloc::ffi::CString;
@@ -123,7 +124,7 @@ fn prepare(settings: &Settings) -> Result<Prepared, Box<Error>> {
         .map(c_string)
         .collect::<Result<Vec<_>, _>>()?;
 
-    let own = alloc::format!("LISTEN_PID={}", sys::pid());
+    let own = text!("LISTEN_PID=", sys::pid());
     let mut listen_pid = None;
     let mut envp = Vec::new();
     for entry in sys::environment() {

@@ -12,6 +12,7 @@ use crate::settings::Settings;
 use crate::shutdown::Rest;
 use crate::signals::{self, Listener, Sender};
 use crate::sys;
+use crate::text;
 use crate::voice::{self, Note};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -166,13 +167,16 @@ impl<'a> Supervisor<'a> {
             Action::Hold { received, delay } => {
                 let until = match delay {
                     core::time::Duration::MAX => "until a second one or the command's exit".into(),
-                    delay => alloc::format!("for {}", Span(delay)),
+                    delay => text!("for ", Span(delay)),
                 };
                 say!(
                     settings,
                     INFO,
-                    "holding {} {until} (--stop-delay): the command keeps running",
-                    signals::name(received)
+                    "holding ",
+                    signals::name(received),
+                    " ",
+                    until,
+                    " (--stop-delay): the command keeps running"
                 )
             }
             Action::Terminate {
@@ -191,12 +195,14 @@ impl<'a> Supervisor<'a> {
                     say!(
                         settings,
                         INFO,
-                        "sent {} to the processes left{}: {}",
+                        "sent ",
                         signals::name(signal),
+                        " to the processes left",
                         match spare {
                             Some(_) => " but the command's group, which the stop reached",
                             None => "",
                         },
+                        ": ",
                         Pids(&pids)
                     );
                 }
@@ -206,8 +212,11 @@ impl<'a> Supervisor<'a> {
                     say!(
                         settings,
                         INFO,
-                        "child {} still running when {why}: SIGKILL",
-                        self.main.unwrap_or(0)
+                        "child ",
+                        self.main.unwrap_or(0),
+                        " still running when ",
+                        why,
+                        ": SIGKILL"
                     );
                 }
                 let pids = self.rest.signal(
@@ -222,7 +231,7 @@ impl<'a> Supervisor<'a> {
                     let _ = signals::send(child, libc::SIGKILL);
                 }
                 if !pids.is_empty() && phase != Phase::Killing {
-                    say!(settings, INFO, "{why}: sent SIGKILL to {}", Pids(&pids));
+                    say!(settings, INFO, why, ": sent SIGKILL to ", Pids(&pids));
                 }
             }
             Action::TermGroup => {

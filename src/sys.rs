@@ -4,6 +4,7 @@
 //! is `no_std` (std's panic and backtrace machinery alone would triple its size), so these
 //! stand in for the parts of std it would otherwise use.
 
+use crate::text;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::{c_char, CStr};
@@ -63,12 +64,6 @@ impl Errno {
 impl From<rustix::io::Errno> for Errno {
     fn from(errno: rustix::io::Errno) -> Self {
         Errno(errno.raw_os_error())
-    }
-}
-
-impl core::fmt::Display for Errno {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.describe())
     }
 }
 
@@ -146,7 +141,7 @@ pub fn processes() -> Vec<i32> {
 /// How many threads process `pid` has, as /proc/PID/task lists them; 0 when it cannot be
 /// read (gone, or hidden).
 pub fn threads(pid: i32) -> usize {
-    alloc::ffi::CString::new(alloc::format!("/proc/{pid}/task"))
+    alloc::ffi::CString::new(text!("/proc/", pid, "/task"))
         .map_or(0, |path| numbered_entries(&path).len())
 }
 
@@ -198,7 +193,7 @@ pub struct Process {
 
 /// The process with this pid, or `None` once it is gone.
 pub fn process(pid: i32) -> Option<Process> {
-    let stat = read_file(&alloc::format!("/proc/{pid}/stat"))?;
+    let stat = read_file(&text!("/proc/", pid, "/stat"))?;
     // The command name in parentheses may hold spaces and ')': read after the last one.
     let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
     let mut fields = core::str::from_utf8(after_name).ok()?.split_whitespace();
@@ -236,7 +231,7 @@ pub fn proc_unusable() -> Option<&'static str> {
     if length < 0 {
         return Some("/proc is not mounted (or not a procfs)");
     }
-    let own = alloc::format!("{}", pid());
+    let own = text!(pid());
     match &target[..length as usize] == own.as_bytes() {
         true => None,
         false => Some("/proc belongs to another PID namespace"),

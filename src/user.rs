@@ -11,10 +11,12 @@
 //! Written by hand: the well-kept crates for this (nix's `User`, `uzers`) call the C library's
 //! getpwnam, which needs std, and whose static musl build reads the same files anyway.
 
+use crate::log::Piece;
+use crate::put;
 use crate::sys::Errno;
+use crate::text;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
 pub const PASSWD: &str = "/etc/passwd";
 pub const GROUP: &str = "/etc/group";
@@ -261,7 +263,7 @@ fn id(text: &[u8]) -> Option<u32> {
 }
 
 fn id_text(id: u32) -> Vec<u8> {
-    alloc::format!("{id}").into_bytes()
+    text!(id).into_bytes()
 }
 
 /// What [`each_line`] calls for each line: with its number, whether to read on.
@@ -393,36 +395,33 @@ pub enum Failure {
     Switch(Step, Errno),
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Piece for Failure {
+    fn put(&self, text: &mut String) {
         let lossy = crate::sys::lossy;
         match self {
             Failure::Lookup(Problem::Unknown { file, name }) => {
                 let what = if *file == PASSWD { "user" } else { "group" };
-                write!(f, "no {what} '{}' in {file}", lossy(name))
+                put!(text; "no ", what, " '", lossy(name), "' in ", file)
             }
             // A non-root rinit refused the file (podman 4.3 adds a root-only /etc/passwd to
             // images without one) could not switch users anyway: say what would.
             Failure::Lookup(Problem::Unreadable { file, errno })
                 if *errno == Errno::EACCES && !rustix::process::geteuid().is_root() =>
             {
-                write!(
-                    f,
-                    "cannot read {file}: {errno} (--user needs root with CAP_SETUID and \
-                     CAP_SETGID)"
-                )
+                put!(text; "cannot read ", file, ": ", errno,
+                    " (--user needs root with CAP_SETUID and CAP_SETGID)")
             }
             Failure::Lookup(Problem::Unreadable { file, errno }) => {
-                write!(f, "cannot read {file}: {errno}")
+                put!(text; "cannot read ", file, ": ", errno)
             }
             Failure::Lookup(Problem::Nul { file, line, field }) => {
-                write!(f, "{file} line {line}: the {field} field holds a NUL byte")
+                put!(text; file, " line ", line, ": the ", field, " field holds a NUL byte")
             }
             Failure::Lookup(Problem::NotRegular { file, what }) => {
-                write!(f, "{file} is {what}, not a regular file")
+                put!(text; file, " is ", what, ", not a regular file")
             }
             Failure::Lookup(Problem::TooLarge { file }) => {
-                write!(f, "{file} is larger than {} MiB; not read", MAX_FILE >> 20)
+                put!(text; file, " is larger than ", MAX_FILE >> 20, " MiB; not read")
             }
             Failure::Lookup(Problem::Malformed { file, line }) => {
                 let form = if *file == PASSWD {
@@ -430,14 +429,11 @@ impl fmt::Display for Failure {
                 } else {
                     "name:password:gid:members"
                 };
-                write!(f, "{file} line {line} is malformed (expected {form})")
+                put!(text; file, " line ", line, " is malformed (expected ", form, ")")
             }
-            Failure::Switch(step, errno) if *errno == Errno(libc::EPERM) => write!(
-                f,
-                "{}: {errno} (it needs root with CAP_SETUID and CAP_SETGID)",
-                step.call()
-            ),
-            Failure::Switch(step, errno) => write!(f, "{}: {errno}", step.call()),
+            Failure::Switch(step, errno) if *errno == Errno(libc::EPERM) => put!(text;
+                step.call(), ": ", errno, " (it needs root with CAP_SETUID and CAP_SETGID)"),
+            Failure::Switch(step, errno) => put!(text; step.call(), ": ", errno),
         }
     }
 }

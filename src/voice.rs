@@ -13,22 +13,23 @@ use crate::log::{self, DEBUG, ERROR, INFO, TRACE, WARN};
 use crate::settings::{Personality, Settings};
 use crate::signals::{self, Sender};
 use crate::sys;
-use alloc::format;
+use crate::text;
 use alloc::string::String;
 use rustix::process::WaitStatus;
 
-/// `say!(settings, level, "format", args)`: logs when `settings.verbosity >= level`.
+/// `say!(settings, level, piece, ...)`: logs the pieces (see [`crate::text!`]) as one line when
+/// `settings.verbosity >= level`; below it, nothing is evaluated.
 #[macro_export]
 macro_rules! say {
-    ($settings:expr, $level:expr, $($arg:tt)*) => {
+    ($settings:expr, $level:expr, $($piece:expr),+ $(,)?) => {
         if $settings.verbosity >= $level {
-            $crate::voice::line($settings.personality, $level, format_args!($($arg)*));
+            $crate::voice::line($settings.personality, $level, &$crate::text!($($piece),+));
         }
     };
 }
 
 /// One line at `level` on stderr, with the personality's prefix.
-pub fn line(personality: Personality, level: u8, message: core::fmt::Arguments) {
+pub fn line(personality: Personality, level: u8, message: &str) {
     log::write_line(prefix(personality, level), message);
 }
 
@@ -45,7 +46,7 @@ pub fn prefix(personality: Personality, level: u8) -> String {
                 DEBUG => "DEBUG",
                 _ => "TRACE",
             };
-            format!("[{tag} tini ({pid})] ")
+            text!("[", tag, " tini (", pid, ")] ")
         }
         Personality::DumbInit => "[dumb-init] ".into(),
         Personality::Catatonit => {
@@ -55,7 +56,7 @@ pub fn prefix(personality: Personality, level: u8) -> String {
                 INFO => "INFO",
                 _ => "DEBUG",
             };
-            format!("{tag} (catatonit:{pid}): ")
+            text!(tag, " (catatonit:", pid, "): ")
         }
     }
 }
@@ -105,7 +106,7 @@ pub fn say(settings: &Settings, note: Note) {
         return;
     }
     if let Some((level, text)) = words(settings, note) {
-        say!(settings, level, "{text}");
+        say!(settings, level, text);
     }
 }
 
@@ -129,18 +130,23 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
     let personality = settings.personality;
     Some(match (personality, note) {
         (Rinit, Note::Spawned { command, pid }) => {
-            (INFO, format!("started {} as pid {pid}", lossy(command)))
+            (INFO, text!("started ", lossy(command), " as pid ", pid))
         }
         (Tini, Note::Spawned { command, pid }) => (
             INFO,
-            format!(
-                "Spawned child process '{}' with pid '{pid}'",
-                lossy(command)
+            text!(
+                "Spawned child process '",
+                lossy(command),
+                "' with pid '",
+                pid,
+                "'"
             ),
         ),
-        (DumbInit, Note::Spawned { pid, .. }) => (DEBUG, format!("Child spawned with PID {pid}.")),
+        (DumbInit, Note::Spawned { pid, .. }) => {
+            (DEBUG, text!("Child spawned with PID ", pid, "."))
+        }
         (Catatonit, Note::Spawned { command, pid }) => {
-            (DEBUG, format!("pid1 ({pid}) spawned: {}", lossy(command)))
+            (DEBUG, text!("pid1 (", pid, ") spawned: ", lossy(command)))
         }
 
         (Rinit | Catatonit, Note::Received { signal, .. }) if signal == libc::SIGCHLD => {
@@ -148,9 +154,10 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
         }
         (Rinit | Catatonit, Note::Received { signal, sender }) => (
             INFO,
-            format!(
-                "received {} from {}",
+            text!(
+                "received ",
                 signals::name(signal),
+                " from ",
                 sender_of(sender)
             ),
         ),
@@ -159,11 +166,13 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
         }
         // tini says it when it passes the signal on.
         (Tini, Note::Received { .. }) => return None,
-        (DumbInit, Note::Received { signal, .. }) => (DEBUG, format!("Received signal {signal}.")),
+        (DumbInit, Note::Received { signal, .. }) => {
+            (DEBUG, text!("Received signal ", signal, "."))
+        }
 
         (Tini, Note::Forwarded { received, .. }) => (
             DEBUG,
-            format!("Passing signal: '{}'", description(received)),
+            text!("Passing signal: '", description(received), "'"),
         ),
         (
             DumbInit,
@@ -175,10 +184,14 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
                 say!(
                     settings,
                     DEBUG,
-                    "Translating signal {received} to {signal}."
+                    "Translating signal ",
+                    received,
+                    " to ",
+                    signal,
+                    "."
                 );
             }
-            (DEBUG, format!("Forwarded signal {signal} to children."))
+            (DEBUG, text!("Forwarded signal ", signal, " to children."))
         }
         (
             Rinit | Catatonit,
@@ -189,16 +202,17 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
             },
         ) => (
             INFO,
-            format!(
-                "forwarded {}{} to {}",
+            text!(
+                "forwarded ",
                 signals::name(signal),
                 match signal == received {
                     true => String::new(),
-                    false => format!(" (received {})", signals::name(received)),
+                    false => text!(" (received ", signals::name(received), ")"),
                 },
+                " to ",
                 match target < 0 {
-                    true => format!("process group {}", -target),
-                    false => format!("process {target}"),
+                    true => text!("process group ", -target),
+                    false => text!("process ", target),
                 }
             ),
         ),
@@ -211,7 +225,11 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
             },
         ) => (
             DEBUG,
-            format!("Not forwarding signal {received} to children (ignored)."),
+            text!(
+                "Not forwarding signal ",
+                received,
+                " to children (ignored)."
+            ),
         ),
         (
             DumbInit,
@@ -219,71 +237,85 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
                 received,
                 why: "sent by the terminal hand-over",
             },
-        ) => (DEBUG, format!("Ignoring tty hand-off signal {received}.")),
+        ) => (DEBUG, text!("Ignoring tty hand-off signal ", received, ".")),
         (_, Note::Dropped { received, why }) => {
-            (DEBUG, format!("dropped {}: {why}", signals::name(received)))
+            (DEBUG, text!("dropped ", signals::name(received), ": ", why))
         }
 
         (Rinit, Note::Reaped { pid, status, main }) => match (main, settings.warn_on_reap) {
-            (true, _) => (INFO, format!("child {pid} exited: {}", outcome(status))),
+            (true, _) => (INFO, text!("child ", pid, " exited: ", outcome(status))),
             // -w: the same words, at the warning level that shows by default.
-            (false, true) => (WARN, format!("reaped process {pid}: {}", outcome(status))),
-            (false, false) => (INFO, format!("reaped process {pid}: {}", outcome(status))),
+            (false, true) => (WARN, text!("reaped process ", pid, ": ", outcome(status))),
+            (false, false) => (INFO, text!("reaped process ", pid, ": ", outcome(status))),
         },
         (Tini, Note::Reaped { pid, status, main }) => match (main, status.terminating_signal()) {
             (true, None) => (
                 INFO,
-                format!(
-                    "Main child exited normally (with status '{}')",
-                    status.exit_status().unwrap_or(0)
+                text!(
+                    "Main child exited normally (with status '",
+                    status.exit_status().unwrap_or(0),
+                    "')"
                 ),
             ),
             (true, Some(signal)) => (
                 INFO,
-                format!(
-                    "Main child exited with signal (with signal '{}')",
-                    description(signal)
+                text!(
+                    "Main child exited with signal (with signal '",
+                    description(signal),
+                    "')"
                 ),
             ),
             (false, _) if settings.warn_on_reap => {
-                (WARN, format!("Reaped zombie process with pid={pid}"))
+                (WARN, text!("Reaped zombie process with pid=", pid))
             }
-            (false, _) => (DEBUG, format!("Reaped child with pid: '{pid}'")),
+            (false, _) => (DEBUG, text!("Reaped child with pid: '", pid, "'")),
         },
         (DumbInit, Note::Reaped { pid, status, .. }) => match status.terminating_signal() {
             None => (
                 DEBUG,
-                format!(
-                    "A child with PID {pid} exited with exit status {}.",
-                    status.exit_status().unwrap_or(0)
+                text!(
+                    "A child with PID ",
+                    pid,
+                    " exited with exit status ",
+                    status.exit_status().unwrap_or(0),
+                    "."
                 ),
             ),
             Some(signal) => (
                 DEBUG,
-                format!("A child with PID {pid} was terminated by signal {signal}."),
+                text!(
+                    "A child with PID ",
+                    pid,
+                    " was terminated by signal ",
+                    signal,
+                    "."
+                ),
             ),
         },
         (Catatonit, Note::Reaped { main: true, .. }) => return None,
         (Catatonit, Note::Reaped { pid, status, .. }) => match status.terminating_signal() {
             None => (
                 DEBUG,
-                format!(
-                    "child process {pid} exited with code {}",
+                text!(
+                    "child process ",
+                    pid,
+                    " exited with code ",
                     status.exit_status().unwrap_or(0)
                 ),
             ),
             Some(signal) => (
                 DEBUG,
-                format!("child process {pid} exited due to signal {signal}"),
+                text!("child process ", pid, " exited due to signal ", signal),
             ),
         },
 
         (DumbInit, Note::SuspendingSelf) => (DEBUG, "Suspending self due to TTY signal.".into()),
         (_, Note::SuspendingSelf) => (DEBUG, "stopping rinit too until SIGCONT".into()),
 
-        (DumbInit, Note::Exiting { code }) => {
-            (DEBUG, format!("Child exited with status {code}. Goodbye."))
-        }
+        (DumbInit, Note::Exiting { code }) => (
+            DEBUG,
+            text!("Child exited with status ", code, ". Goodbye."),
+        ),
         (Tini, Note::Exiting { .. }) => (TRACE, "Exiting: child has exited".into()),
         (_, Note::Exiting { .. }) => return None,
 
@@ -325,11 +357,11 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
             },
         ) => {
             let who = match command {
-                Some(command) => format!("{} (pid {pid})", lossy(basename_bytes(command))),
-                None => format!("process {pid}"),
+                Some(command) => text!(lossy(basename_bytes(command)), " (pid ", pid, ")"),
+                None => text!("process ", pid),
             };
             let limit = match limit {
-                Some(bytes) => format!("memory limit {}", crate::cgroup::size(bytes)),
+                Some(bytes) => text!("memory limit ", crate::cgroup::size(bytes)),
                 None => "the container has no memory limit of its own".into(),
             };
             let level = match personality {
@@ -338,7 +370,12 @@ fn words(settings: &Settings, note: Note) -> Option<(u8, String)> {
             };
             (
                 level,
-                format!("{who} was killed by the kernel's out-of-memory killer ({limit})"),
+                text!(
+                    who,
+                    " was killed by the kernel's out-of-memory killer (",
+                    limit,
+                    ")"
+                ),
             )
         }
     })
@@ -353,7 +390,7 @@ pub fn fail(personality: Personality, error: &Error) -> u8 {
 
 fn report(personality: Personality, error: &Error) {
     use Personality::*;
-    let line = |level: u8, text: &str| line(personality, level, format_args!("{text}"));
+    let line = |level: u8, text: &str| line(personality, level, text);
     match (personality, error) {
         (
             _,
@@ -369,22 +406,23 @@ fn report(personality: Personality, error: &Error) {
             }
             // The program name is the caller's: escaped like every value, never raw.
             Tini => {
-                log::line_raw(format_args!("{}", tini_usage(program)));
-                log::line_raw(format_args!(
-                    "Run '{} -h' for the options.",
-                    sys::basename(program)
+                log::line_raw(&tini_usage(program));
+                log::line_raw(&text!(
+                    "Run '",
+                    sys::basename(program),
+                    " -h' for the options."
                 ));
             }
             DumbInit => {
-                log::line_raw(format_args!("Usage: {program} [option] program [args]"));
-                log::line_raw(format_args!("Try {program} --help for full usage."));
+                log::line_raw(&text!("Usage: ", program, " [option] program [args]"));
+                log::line_raw(&text!("Try ", program, " --help for full usage."));
             }
             Catatonit => {
                 line(ERROR, "missing program name");
                 log::verbatim(CATATONIT_USAGE);
             }
         },
-        (Rinit, _) => line(ERROR, &format!("{error}")),
+        (Rinit, _) => line(ERROR, &text!(error)),
         // glibc getopt's own words, then the peer's usage line where it prints one.
         (
             _,
@@ -422,17 +460,20 @@ fn report(personality: Personality, error: &Error) {
             },
         ) if matches!(option.as_str(), "--pdeathsig" | "--remap-exit") => {
             let letter = if option == "--pdeathsig" { "-p" } else { "-e" };
-            line(ERROR, &format!("Not a valid option for {letter}: {value}"))
+            line(
+                ERROR,
+                &text!("Not a valid option for ", letter, ": ", value),
+            )
         }
         (_, Error::Usage { message, .. }) => line(ERROR, message),
         (Tini, Error::Exec { command, errno, .. }) => {
-            line(ERROR, &format!("exec {command} failed: {}", errno.text()))
+            line(ERROR, &text!("exec ", command, " failed: ", errno.text()))
         }
         (DumbInit, Error::Exec { command, errno, .. }) => {
-            line(ERROR, &format!("{command}: {}", errno.text()))
+            line(ERROR, &text!(command, ": ", errno.text()))
         }
         (Catatonit, Error::Exec { errno, .. }) => {
-            line(ERROR, &format!("failed to exec pid1: {}", errno.text()))
+            line(ERROR, &text!("failed to exec pid1: ", errno.text()))
         }
         (
             Catatonit,
@@ -442,7 +483,7 @@ fn report(personality: Personality, error: &Error) {
             },
         ) => line(
             ERROR,
-            &format!("failed to set child-reaper as non-pid1: {}", errno.text()),
+            &text!("failed to set child-reaper as non-pid1: ", errno.text()),
         ),
         (
             Tini,
@@ -452,14 +493,12 @@ fn report(personality: Personality, error: &Error) {
             },
         ) => line(
             ERROR,
-            &format!("Failed to register as child subreaper: {}", errno.text()),
+            &text!("Failed to register as child subreaper: ", errno.text()),
         ),
         (DumbInit, Error::Setup { what: "fork", .. }) => line(ERROR, "Unable to fork. Exiting."),
-        (_, Error::Setup { what, errno }) => {
-            line(ERROR, &format!("{what} failed: {}", errno.text()))
-        }
+        (_, Error::Setup { what, errno }) => line(ERROR, &text!(what, " failed: ", errno.text())),
         // No peer has --user: rinit's own words under every name.
-        (_, Error::User { .. }) => line(ERROR, &format!("{error}")),
+        (_, Error::User { .. }) => line(ERROR, &text!(error)),
     }
 }
 
@@ -474,13 +513,17 @@ fn getopt_complaint(
 ) {
     match option.strip_prefix("--") {
         Some(long) if !long.is_empty() => {
-            log::line_raw(format_args!("{program}: {before}{option}{after}"))
+            log::line_raw(&text!(program, ": ", before, option, after))
         }
         // `-x`, or `--` for the letter '-' of a word that only short options may follow (after
         // the command under tini's names, `--frob` is the letters -, f, r, o, b).
-        _ => log::line_raw(format_args!(
-            "{program}: {short} -- '{}'",
-            option.strip_prefix('-').unwrap_or(option)
+        _ => log::line_raw(&text!(
+            program,
+            ": ",
+            short,
+            " -- '",
+            option.strip_prefix('-').unwrap_or(option),
+            "'"
         )),
     }
     peer_usage(personality, program);
@@ -489,7 +532,7 @@ fn getopt_complaint(
 /// The usage line a peer prints after getopt's complaint, under the name it was called as.
 fn peer_usage(personality: Personality, program: &str) {
     match personality {
-        Personality::Tini => log::line_raw(format_args!("{}", tini_usage(program))),
+        Personality::Tini => log::line_raw(&tini_usage(program)),
         Personality::Catatonit => log::verbatim(CATATONIT_USAGE),
         _ => {}
     }
@@ -497,9 +540,10 @@ fn peer_usage(personality: Personality, program: &str) {
 
 /// tini's usage line, under the name it was called as.
 fn tini_usage(program: &str) -> String {
-    format!(
-        "Usage: {} [OPTIONS] PROGRAM -- [ARGS] | --version",
-        sys::basename(program)
+    text!(
+        "Usage: ",
+        sys::basename(program),
+        " [OPTIONS] PROGRAM -- [ARGS] | --version"
     )
 }
 
@@ -515,7 +559,7 @@ fn lossy(bytes: &[u8]) -> String {
 
 fn sender_of(sender: Sender) -> String {
     match sender {
-        Sender::Process(pid) => format!("pid {pid}"),
+        Sender::Process(pid) => text!("pid ", pid),
         Sender::Outside => "outside the PID namespace".into(),
         Sender::Kernel => "the kernel".into(),
     }
@@ -524,8 +568,8 @@ fn sender_of(sender: Sender) -> String {
 /// "exit code 3" or "killed by SIGTERM".
 fn outcome(status: WaitStatus) -> String {
     match sys::death_signal(status) {
-        Some(signal) => format!("killed by {}", signals::name(signal)),
-        None => format!("exit code {}", status.exit_status().unwrap_or(0)),
+        Some(signal) => text!("killed by ", signals::name(signal)),
+        None => text!("exit code ", status.exit_status().unwrap_or(0)),
     }
 }
 
