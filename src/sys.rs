@@ -9,7 +9,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::{c_char, CStr};
 use core::time::Duration;
-use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::process::{self, Pid};
 
@@ -334,20 +333,36 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), Errno> {
 /// which were readable. A signal that stopped and continued rinit wakes it early: the caller
 /// recomputes its timeout and waits again.
 pub fn poll_readable(fds: &[BorrowedFd], timeout: Option<Duration>) -> Vec<bool> {
-    let mut polled: Vec<PollFd> = fds
+    use rustix::fd::AsRawFd;
+    let mut polled: Vec<libc::pollfd> = fds
         .iter()
-        .map(|fd| PollFd::new(fd, PollFlags::IN))
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
         .collect();
-    let timeout = timeout.map(|left| Timespec {
+    // The C library's ppoll with the C library's timespec, which agree on every target. Where
+    // rustix goes through the C library (ARMv6, ARMv5), its poll hands a 64-bit time to musl's
+    // 32-bit-time ppoll, which reads every timeout under a second as 0: rinit would spin.
+    let timeout = timeout.map(|left| libc::timespec {
         tv_sec: left.as_secs().min(i32::MAX as u64) as _,
         tv_nsec: left.subsec_nanos() as _,
     });
+    let timeout = timeout
+        .as_ref()
+        .map_or(core::ptr::null(), |spec| spec as *const _);
     // ppoll with no signal mask: rinit's own (everything blocked) stays in place.
-    let ready = rustix::event::poll(&mut polled, timeout.as_ref()).unwrap_or(0);
-    polled
-        .iter()
-        .map(|p| ready > 0 && !p.revents().is_empty())
-        .collect()
+    // SAFETY: `polled` is a live array of its length, `timeout` null or a live timespec.
+    let ready = unsafe {
+        libc::ppoll(
+            polled.as_mut_ptr(),
+            polled.len() as libc::nfds_t,
+            timeout,
+            core::ptr::null(),
+        )
+    };
+    polled.iter().map(|p| ready > 0 && p.revents != 0).collect()
 }
 
 /// Writes all of `bytes` to `fd`; false if a write failed (closed pipe, full disk, file size
