@@ -233,8 +233,8 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         let mut text = String::new();
-        escape(&mut text, "exec a\nb\x1b[31m\u{9b}c\té\x7f\0: x");
-        assert_eq!(text, "exec a\\nb\\x1b[31m\\x9bc\\té\\x7f\\x00: x");
+        escape(&mut text, "exec a\nb\x1b[31m\u{9b}c\té\x7f\0\r: x");
+        assert_eq!(text, "exec a\\nb\\x1b[31m\\x9bc\\té\\x7f\\x00\\r: x");
     }
 
     #[test]
