@@ -87,7 +87,7 @@ macro_rules! decimal_pieces {
     ($($unsigned:ty),*; $($signed:ty),*) => {
         $(impl Piece for $unsigned {
             fn put(&self, text: &mut String) {
-                decimal(text, *self as u64);
+                sys::decimal(text, *self as u64);
             }
         })*
         $(impl Piece for $signed {
@@ -95,27 +95,13 @@ macro_rules! decimal_pieces {
                 if *self < 0 {
                     text.push('-');
                 }
-                decimal(text, self.unsigned_abs() as u64);
+                sys::decimal(text, self.unsigned_abs() as u64);
             }
         })*
     };
 }
 
 decimal_pieces!(u8, u32, u64, usize; i32, i64);
-
-fn decimal(text: &mut String, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    text.extend(digits[start..].iter().map(|digit| char::from(*digit)));
-}
 
 /// strerror's text, lower-cased to end a sentence: "permission denied".
 impl Piece for sys::Errno {

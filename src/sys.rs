@@ -4,7 +4,6 @@
 //! is `no_std` (std's panic and backtrace machinery alone would triple its size), so these
 //! stand in for the parts of std it would otherwise use.
 
-use crate::text;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::{c_char, CStr};
@@ -140,7 +139,7 @@ pub fn processes() -> Vec<i32> {
 /// How many threads process `pid` has, as /proc/PID/task lists them; 0 when it cannot be
 /// read (gone, or hidden).
 pub fn threads(pid: i32) -> usize {
-    alloc::ffi::CString::new(text!("/proc/", pid, "/task"))
+    alloc::ffi::CString::new(proc_path(pid, "/task"))
         .map_or(0, |path| numbered_entries(&path).len())
 }
 
@@ -192,7 +191,7 @@ pub struct Process {
 
 /// The process with this pid, or `None` once it is gone.
 pub fn process(pid: i32) -> Option<Process> {
-    let stat = read_file(&text!("/proc/", pid, "/stat"))?;
+    let stat = read_file(&proc_path(pid, "/stat"))?;
     // The command name in parentheses may hold spaces and ')': read after the last one.
     let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
     let mut fields = core::str::from_utf8(after_name).ok()?.split_whitespace();
@@ -230,7 +229,8 @@ pub fn proc_unusable() -> Option<&'static str> {
     if length < 0 {
         return Some("/proc is not mounted (or not a procfs)");
     }
-    let own = text!(pid());
+    let mut own = String::new();
+    decimal(&mut own, u64::from(pid().unsigned_abs()));
     match &target[..length as usize] == own.as_bytes() {
         true => None,
         false => Some("/proc belongs to another PID namespace"),
@@ -257,6 +257,32 @@ pub fn lossy(mut bytes: &[u8]) -> String {
             }
         }
     }
+}
+
+/// `/proc/PID` and then `leaf` (`/stat`).
+fn proc_path(pid: i32, leaf: &str) -> String {
+    let mut path = String::from("/proc/");
+    if pid < 0 {
+        path.push('-');
+    }
+    decimal(&mut path, u64::from(pid.unsigned_abs()));
+    path.push_str(leaf);
+    path
+}
+
+/// Appends `value` in decimal (what `{}` wrote; log's messages use it too).
+pub fn decimal(text: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    text.extend(digits[start..].iter().map(|digit| char::from(*digit)));
 }
 
 /// The last component of a path (`/usr/bin/tini` gives `tini`): str's rsplit('/') without the

@@ -7,7 +7,8 @@ use std::fs;
 use std::path::Path;
 
 /// Each module of src/ (main.rs and lib.rs aside) with the modules its non-test code names:
-/// `crate::NAME`, `use crate::{NAME, ...}`, or the `say!` macro (which is voice's).
+/// `crate::NAME`, `use crate::{NAME, ...}`, or a macro: `say!` is voice's, `text!` and `put!`
+/// are log's.
 fn uses() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let modules: BTreeSet<String> = fs::read_dir(&src)
@@ -41,6 +42,9 @@ fn uses() -> BTreeMap<String, BTreeSet<String>> {
             if line.contains("say!(") {
                 named.insert("voice".to_string());
             }
+            if line.contains("text!(") || line.contains("put!(") {
+                named.insert("log".to_string());
+            }
         }
         named.retain(|name| name != module && modules.contains(name));
         graph.insert(module.clone(), named);
@@ -70,6 +74,10 @@ fn no_module_reaches_itself_through_the_modules_it_uses() {
     assert!(
         graph["reap"].contains("voice"),
         "the reading missed say!: {graph:?}"
+    );
+    assert!(
+        graph["user"].contains("log"),
+        "the reading missed put!: {graph:?}"
     );
     let circles: Vec<&String> = graph
         .keys()
